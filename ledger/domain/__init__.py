@@ -1,0 +1,1 @@
+"""The governance domain: the Collaboration aggregate, its events, rules and derived views."""

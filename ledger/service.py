@@ -1,0 +1,437 @@
+"""The application service: commands that record governance events, queries that read state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError, Recording
+
+from ledger.application import LedgerApplication
+from ledger.domain import errors
+from ledger.domain.model import Collaboration
+from ledger.domain.moments import fold_at
+from ledger.domain.state import State
+from ledger.domain.timefmt import format_instant
+from ledger.domain.views import derive
+from ledger.persistence import IdempotencyEntry, IndexEntry
+from ledger.settings import Settings
+
+ENVELOPE_FIELDS = (
+    "effective_at",
+    "actor",
+    "acting_for",
+    "capacity",
+    "cause",
+    "source",
+    "note",
+    "shared_with_funders",
+)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """A stored event as callers see it: type, data, full envelope and its two positions."""
+
+    collaboration_id: str
+    type: str
+    data: dict[str, Any]
+    envelope: dict[str, Any]
+    version: int
+    position: int
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "collaboration_id": self.collaboration_id,
+            "type": self.type,
+            "data": self.data,
+            **{name: self.envelope.get(name) for name in ENVELOPE_FIELDS},
+            "recorded_at": self.envelope["recorded_at"],
+            "shared_with_funders": bool(self.envelope.get("shared_with_funders", False)),
+            "version": self.version,
+            "position": self.position,
+        }
+
+
+@dataclass(frozen=True)
+class StateView:
+    """The governance state at one moment, with the basis that reproduces it."""
+
+    collaboration_id: str
+    state: dict[str, Any]
+    basis: dict[str, Any]
+    stream_version: int
+
+
+@dataclass(frozen=True)
+class CollaborationSummary:
+    collaboration_id: str
+    name: str
+    founded_at: str
+    recorded_at: str
+    version: int
+    position: int
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of a request's content, to recognise a retry of the same request."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class LedgerService:
+    """Commands and queries over collaborations; the one place that talks to the event store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = LedgerApplication(settings)
+        self.store = self.app.store
+
+    def close(self) -> None:
+        self.app.close()
+
+    # Commands
+
+    def found_collaboration(
+        self,
+        data: Mapping[str, Any],
+        envelope: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> RecordedEvent:
+        content = fingerprint("CollaborationFounded", data, _posted(envelope))
+        if idempotency_key is not None:
+            replay = self._replay_key(envelope["actor"], idempotency_key, content)
+            if replay is not None:
+                return replay
+        collaboration = Collaboration.found(data, envelope)
+        try:
+            recordings = self._save(collaboration, content, envelope, idempotency_key)
+        except RecordConflictError:
+            # Only the idempotency key can collide for a brand-new stream.
+            replay = self._replay_key(envelope["actor"], str(idempotency_key), content)
+            if replay is None:
+                raise
+            return replay
+        return self._recorded(recordings[-1])
+
+    def record_event(
+        self,
+        collaboration_id: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        envelope: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> RecordedEvent:
+        """Record one governance event, at most once per idempotency key or source id."""
+        content = fingerprint(collaboration_id, event_type, data, _posted(envelope))
+        for _ in range(MAX_ATTEMPTS):
+            replay = self._replay(collaboration_id, envelope, idempotency_key, content)
+            if replay is not None:
+                return replay
+            collaboration = self._load(collaboration_id)
+            if expected_version is not None and collaboration.version != expected_version:
+                raise _mismatch(expected_version, collaboration.version)
+            collaboration.record(event_type, data, envelope)
+            try:
+                recordings = self._save(collaboration, content, envelope, idempotency_key)
+            except RecordConflictError:
+                # Another writer got there first; the loaded aggregate is stale: discard it.
+                if expected_version is not None:
+                    replay = self._replay(collaboration_id, envelope, idempotency_key, content)
+                    if replay is not None:
+                        return replay
+                    raise _mismatch(expected_version, self.stream_version(collaboration_id)) from None
+                continue
+            return self._recorded(recordings[-1])
+        raise errors.ConcurrentWriteError(
+            "The collaboration is being changed by many writers at once; retry the request."
+        )
+
+    def _save(
+        self,
+        collaboration: Collaboration,
+        content: str,
+        envelope: Mapping[str, Any],
+        idempotency_key: str | None,
+    ) -> list[Recording[UUID]]:
+        pending = collaboration.pending_events
+        source = envelope.get("source") or {}
+        index = [
+            IndexEntry(
+                collaboration_id=str(collaboration.id),
+                version=event.originator_version,
+                type=event.type,
+                effective_at=event.envelope["effective_at"],
+                recorded_at=format_instant(event.timestamp),
+                source_system=source.get("system"),
+                source_id=source.get("id"),
+                fingerprint=content,
+            )
+            for event in pending
+            if isinstance(event, Collaboration.Event)
+        ]
+        idempotency = (
+            IdempotencyEntry(envelope["actor"], idempotency_key, content)
+            if idempotency_key is not None
+            else None
+        )
+        return self.app.save(
+            collaboration,
+            index=index,
+            idempotency=idempotency,
+            collaboration_name=collaboration.state["collaboration"]["name"],
+        )
+
+    def _replay(
+        self,
+        collaboration_id: str,
+        envelope: Mapping[str, Any],
+        idempotency_key: str | None,
+        content: str,
+    ) -> RecordedEvent | None:
+        if idempotency_key is not None:
+            replay = self._replay_key(envelope["actor"], idempotency_key, content)
+            if replay is not None:
+                return replay
+        source = envelope.get("source")
+        if source:
+            return self._replay_source(collaboration_id, source, content)
+        return None
+
+    def _replay_key(self, actor: str, key: str, content: str) -> RecordedEvent | None:
+        with self.store.reading() as c:
+            c.execute(
+                "SELECT fingerprint, collaboration_id, version FROM ledger_idempotency"
+                " WHERE actor=? AND key=?",
+                (actor, key),
+            )
+            row = c.fetchone()
+        if row is None:
+            return None
+        if row["fingerprint"] != content:
+            raise errors.IdempotencyKeyReusedError(
+                f"Idempotency-Key '{key}' was already used for a different request; "
+                "use a new key for a new request."
+            )
+        return self._event_at(row["collaboration_id"], row["version"], replayed=True)
+
+    def _replay_source(
+        self, collaboration_id: str, source: Mapping[str, str], content: str
+    ) -> RecordedEvent | None:
+        with self.store.reading() as c:
+            c.execute(
+                "SELECT version, fingerprint FROM ledger_events"
+                " WHERE collaboration_id=? AND source_system=? AND source_id=?",
+                (collaboration_id, source["system"], source["id"]),
+            )
+            row = c.fetchone()
+        if row is None:
+            return None
+        if row["fingerprint"] != content:
+            raise errors.SourceIdReusedError(
+                f"Source id '{source['id']}' of system '{source['system']}' was already recorded "
+                "with other content; a source id names one event."
+            )
+        return self._event_at(collaboration_id, row["version"], replayed=True)
+
+    # Queries
+
+    def _load(self, collaboration_id: str, version: int | None = None) -> Collaboration:
+        try:
+            aggregate = self.app.repository.get(_uuid(collaboration_id), version=version)
+        except AggregateNotFoundError:
+            raise _not_found(collaboration_id) from None
+        if not isinstance(aggregate, Collaboration):
+            raise _not_found(collaboration_id)
+        return aggregate
+
+    def stream_version(self, collaboration_id: str) -> int:
+        """The number of events in the collaboration's stream (its ETag)."""
+        with self.store.reading() as c:
+            c.execute(
+                "SELECT MAX(version) AS v FROM ledger_events WHERE collaboration_id=?",
+                (str(_uuid(collaboration_id)),),
+            )
+            version = c.fetchone()["v"]
+        if version is None:
+            raise _not_found(collaboration_id)
+        return int(version)
+
+    def events(self, collaboration_id: str, after: int, limit: int) -> list[RecordedEvent]:
+        """The stream, oldest first, from after version `after`."""
+        self.stream_version(collaboration_id)
+        stored = self.app.events.get(_uuid(collaboration_id), gt=after, limit=limit)
+        events = [e for e in stored if isinstance(e, Collaboration.Event)]
+        if not events:
+            return []
+        positions = self._positions(collaboration_id, after, events[-1].originator_version)
+        return [_as_recorded(e, positions[e.originator_version]) for e in events]
+
+    def _positions(self, collaboration_id: str, after: int, last: int) -> dict[int, int]:
+        with self.store.reading() as c:
+            c.execute(
+                "SELECT version, position FROM ledger_events"
+                " WHERE collaboration_id=? AND version>? AND version<=?",
+                (str(_uuid(collaboration_id)), after, last),
+            )
+            return {row["version"]: row["position"] for row in c.fetchall()}
+
+    def _event_at(self, collaboration_id: str, version: int, replayed: bool) -> RecordedEvent:
+        event = self.events(collaboration_id, version - 1, 1)[0]
+        return RecordedEvent(**{**event.__dict__, "replayed": replayed})
+
+    def _recorded(self, recording: Recording[UUID]) -> RecordedEvent:
+        event = recording.domain_event
+        assert isinstance(event, Collaboration.Event)
+        return _as_recorded(event, recording.notification.id)
+
+    def collaborations(self, after: int, limit: int) -> list[CollaborationSummary]:
+        """Collaborations in the order they were founded, after global position `after`."""
+        with self.store.reading() as c:
+            c.execute(
+                "SELECT c.*, (SELECT MAX(version) FROM ledger_events e"
+                "  WHERE e.collaboration_id=c.collaboration_id) AS version"
+                " FROM ledger_collaborations c WHERE position>? ORDER BY position LIMIT ?",
+                (after, limit),
+            )
+            return [CollaborationSummary(**dict(row)) for row in c.fetchall()]
+
+    def state(
+        self,
+        collaboration_id: str,
+        *,
+        version: int | None = None,
+        known_at: datetime | None = None,
+        at: datetime | None = None,
+        now: datetime | None = None,
+    ) -> StateView:
+        """The state at a version, as known at a record time, and/or in force at a valid time.
+
+        With no moment given, the state in force now, as known now.
+        """
+        stream_version = self.stream_version(collaboration_id)
+        now = now or datetime.now(UTC)
+        if version is None and known_at is None and at is None:
+            at = now
+        basis_version = self._basis_version(collaboration_id, stream_version, version, known_at)
+        if at is None:
+            state = self._load(collaboration_id, basis_version).state
+        else:
+            state = self._state_in_force(collaboration_id, basis_version, format_instant(at))
+        as_of = at or known_at or now
+        basis = {
+            "version": basis_version,
+            "known_at": format_instant(known_at) if known_at else None,
+            "at": format_instant(at) if at else None,
+            "as_of": format_instant(as_of),
+        }
+        view = derive(state, _day(as_of))
+        return StateView(collaboration_id, view, basis, stream_version)
+
+    def _basis_version(
+        self,
+        collaboration_id: str,
+        stream_version: int,
+        version: int | None,
+        known_at: datetime | None,
+    ) -> int:
+        if version is not None:
+            if version > stream_version:
+                raise errors.MomentOutOfRangeError(
+                    f"The collaboration has {stream_version} events; ask for version "
+                    f"1 to {stream_version}."
+                )
+            return version
+        if known_at is None:
+            return stream_version
+        with self.store.reading() as c:
+            c.execute(
+                "SELECT MAX(version) AS v FROM ledger_events"
+                " WHERE collaboration_id=? AND recorded_at<=?",
+                (str(_uuid(collaboration_id)), format_instant(known_at)),
+            )
+            known = c.fetchone()["v"]
+        if known is None:
+            raise errors.NotYetRecordedError(
+                f"The ledger knew nothing of collaboration {collaboration_id} at "
+                f"{format_instant(known_at)}; ask for a later known_at."
+            )
+        return int(known)
+
+    def _state_in_force(self, collaboration_id: str, last_version: int, at: str) -> State:
+        """Fold the known events in force at `at`, starting from the longest prefix that is."""
+        cid = str(_uuid(collaboration_id))
+        with self.store.reading() as c:
+            c.execute(
+                "SELECT MIN(version) AS v FROM ledger_events WHERE collaboration_id=?"
+                " AND version<=? AND (effective_at>? OR type='AgreementCorrected')",
+                (cid, last_version, at),
+            )
+            first_exception = c.fetchone()["v"]
+        if first_exception is None:
+            return self._load(collaboration_id, last_version).state
+        if first_exception == 1:
+            raise errors.NotYetInForceError(
+                f"Collaboration {collaboration_id} was not founded yet at {at}; "
+                "ask for a later moment."
+            )
+        base = self._load(collaboration_id, first_exception - 1).state
+        rest = self.app.events.get(_uuid(collaboration_id), gt=first_exception - 1, lte=last_version)
+        return fold_at(base, (e for e in rest if isinstance(e, Collaboration.Event)), at)
+
+    def is_ready(self) -> bool:
+        with self.store.reading() as c:
+            c.execute("SELECT 1")
+            return c.fetchone() is not None
+
+
+def _posted(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope as the client posted it (the actor is the principal, not content)."""
+    return {k: v for k, v in envelope.items() if k != "actor" and v is not None}
+
+
+def _as_recorded(event: Collaboration.Event, position: int) -> RecordedEvent:
+    return RecordedEvent(
+        collaboration_id=str(event.originator_id),
+        type=event.type,
+        data=event.data,
+        envelope={**event.envelope, "recorded_at": format_instant(event.timestamp)},
+        version=event.originator_version,
+        position=position,
+    )
+
+
+def _uuid(collaboration_id: str) -> UUID:
+    try:
+        return UUID(collaboration_id)
+    except ValueError:
+        raise _not_found(collaboration_id) from None
+
+
+def _not_found(collaboration_id: str) -> errors.CollaborationNotFoundError:
+    return errors.CollaborationNotFoundError(
+        f"There is no collaboration '{collaboration_id}' that this token can see."
+    )
+
+
+def _mismatch(expected: int, current: int) -> errors.VersionMismatchError:
+    return errors.VersionMismatchError(
+        f"The collaboration is at version {current}, not {expected} as If-Match says; "
+        "read it again and retry with the current ETag.",
+        current_version=current,
+    )
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()

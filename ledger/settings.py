@@ -1,0 +1,82 @@
+"""Settings read once from the environment into a frozen object, failing fast on bad values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import uuid4
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.sqlite"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    max_body_bytes: int = 256 * 1024
+    snapshot_interval: int = 50
+    page_limit_default: int = 100
+    page_limit_max: int = 1000
+    log_level: str = "INFO"
+    sqlite_lock_timeout: int = 10
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        settings = cls(
+            database_url=env.get("LEDGER_DATABASE_URL", DEFAULT_DATABASE_URL),
+            max_body_bytes=_int(env, "LEDGER_MAX_BODY_BYTES", cls.max_body_bytes),
+            snapshot_interval=_int(env, "LEDGER_SNAPSHOT_INTERVAL", cls.snapshot_interval),
+            page_limit_max=_int(env, "LEDGER_PAGE_LIMIT_MAX", cls.page_limit_max),
+            log_level=env.get("LEDGER_LOG_LEVEL", cls.log_level).upper(),
+            sqlite_lock_timeout=_int(env, "LEDGER_SQLITE_LOCK_TIMEOUT", cls.sqlite_lock_timeout),
+        )
+        settings.persistence_env()  # fail fast on a bad database URL
+        return settings
+
+    def persistence_env(self) -> dict[str, str]:
+        """The eventsourcing library's environment for the chosen database."""
+        url = self.database_url
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            if not path:
+                raise ConfigError("LEDGER_DATABASE_URL needs a file path, e.g. sqlite:///./var/ledger.sqlite")
+            if path == ":memory:":
+                db_name = f"file:ledger-{uuid4().hex}?mode=memory&cache=shared"
+            else:
+                db_name = str(Path(path))
+            return {
+                "PERSISTENCE_MODULE": "ledger.persistence:LedgerSQLiteFactory",
+                "APPLICATION_RECORDER_TOPIC": "ledger.persistence:LedgerSQLiteRecorder",
+                "SQLITE_DBNAME": db_name,
+                "SQLITE_LOCK_TIMEOUT": str(self.sqlite_lock_timeout),
+                "CREATE_TABLE": "y",
+            }
+        if url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "LEDGER_DATABASE_URL names PostgreSQL, which this version does not support yet; "
+                "use sqlite:///path/to/ledger.sqlite"
+            )
+        raise ConfigError(
+            f"LEDGER_DATABASE_URL must start with sqlite:/// (got {url!r}), "
+            "e.g. sqlite:///./var/ledger.sqlite"
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
