@@ -1,0 +1,83 @@
+"""The HTTP API: `create_app()` builds the Flask app that gunicorn serves."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+
+from ledger import logs
+from ledger.api import catalogue, collaborations, docs, health, requests
+from ledger.api.problems import register_error_handlers
+from ledger.service import LedgerService
+from ledger.settings import Settings
+from ledger.tokens import TokenStore
+
+access_log = logging.getLogger("ledger.access")
+
+
+class LedgerApi(Api):
+    """flask-smorest's Api, with errors left to the ledger's problem+json handlers."""
+
+    def _register_error_handlers(self) -> None:
+        return None
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    settings = config or Settings.from_env()
+    logs.configure(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="Governance Ledger",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        **docs.DOCS_CONFIG,
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "An append-only, event-sourced record of how multi-organisation "
+                "collaborations govern themselves. Errors are RFC 9457 problem+json."
+            },
+            "components": {
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+            },
+            "security": [{"bearer": []}],
+        },
+    )
+    service = LedgerService(settings)
+    app.extensions["ledger.service"] = service
+    app.extensions["ledger.tokens"] = TokenStore(service.store)
+    api = LedgerApi(app)
+    for blueprint in (collaborations.blp, catalogue.blp, health.blp):
+        api.register_blueprint(blueprint)
+    catalogue.register_data_schemas(api)
+    app.extensions["ledger.catalogue"] = catalogue.build_catalogue(api)
+    requests.install(app)
+    register_error_handlers(app)
+    _log_requests(app)
+    docs.install(app)
+    return app
+
+
+def _log_requests(app: Flask) -> None:
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        extra: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+        }
+        if "principal" in g:
+            extra["actor"] = g.principal.name
+        access_log.info("request", extra=extra)
+        return response

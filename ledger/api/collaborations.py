@@ -1,0 +1,132 @@
+"""Collaborations: found them, post their events, read their stream and their state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+from flask.views import MethodView
+
+from ledger.api.requests import Blueprint, etag, idempotency_key, if_match, principal
+from ledger.api.schemas import (
+    CollaborationPageQuerySchema,
+    CollaborationPageSchema,
+    EventPageQuerySchema,
+    EventPageSchema,
+    EventSubmissionSchema,
+    FoundingSchema,
+    GovernanceStateSchema,
+    StateQuerySchema,
+    StoredEventSchema,
+)
+from ledger.domain.timefmt import parse_instant
+from ledger.service import ENVELOPE_FIELDS, LedgerService, RecordedEvent
+
+blp = Blueprint("collaborations", __name__, description="Collaborations and their governance events")
+
+FOUNDING_DATA = ("name", "mission", "languages")
+Headers = dict[str, str]
+
+
+def service() -> LedgerService:
+    ledger: LedgerService = current_app.extensions["ledger.service"]
+    return ledger
+
+
+def limit_of(query: dict[str, Any]) -> int:
+    from ledger.api.problems import ApiProblem
+
+    settings = service().settings
+    limit = int(query.get("limit", settings.page_limit_default))
+    if limit > settings.page_limit_max:
+        raise ApiProblem(
+            400,
+            "limit-too-large",
+            f"limit may be at most {settings.page_limit_max}; page with the cursor instead.",
+        )
+    return limit
+
+
+def envelope_of(body: dict[str, Any]) -> dict[str, Any]:
+    envelope = {name: body[name] for name in ENVELOPE_FIELDS if name in body}
+    envelope["actor"] = principal().name
+    return envelope
+
+
+def created(event: RecordedEvent) -> tuple[dict[str, Any], int, Headers]:
+    location = url_for("collaborations.Collaboration", collaboration_id=event.collaboration_id)
+    headers = {"Location": location, "ETag": etag(event.version)}
+    if event.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return event.as_dict(), 201, headers
+
+
+@blp.route("/collaborations")
+class Collaborations(MethodView):
+    @blp.arguments(CollaborationPageQuerySchema, location="query", error_status_code=400)
+    @blp.response(200, CollaborationPageSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """List collaborations, oldest first, paged with `cursor`."""
+        limit = limit_of(query)
+        items = service().collaborations(int(query.get("cursor", 0)), limit)
+        next_cursor = str(items[-1].position) if len(items) == limit else None
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(FoundingSchema)
+    @blp.response(201, StoredEventSchema)
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, Headers]:
+        """Found a collaboration (the CollaborationFounded data plus envelope fields)."""
+        data = {name: body[name] for name in FOUNDING_DATA if name in body}
+        event = service().found_collaboration(
+            data, envelope_of(body), idempotency_key=idempotency_key()
+        )
+        return created(event)
+
+
+@blp.route("/collaborations/<collaboration_id>")
+class Collaboration(MethodView):
+    @blp.arguments(StateQuerySchema, location="query", error_status_code=400)
+    @blp.response(200, GovernanceStateSchema)
+    def get(self, query: dict[str, Any], collaboration_id: str) -> tuple[dict[str, Any], int, Headers]:
+        """The governance state now, at a `version`, as `known_at`, and/or `at` a valid time."""
+        view = service().state(
+            collaboration_id,
+            version=query.get("version"),
+            known_at=parse_instant(query["known_at"]) if "known_at" in query else None,
+            at=parse_instant(query["at"]) if "at" in query else None,
+        )
+        body = {
+            "collaboration_id": view.collaboration_id,
+            "basis": view.basis,
+            "stream_version": view.stream_version,
+            **view.state,
+        }
+        return body, 200, {"ETag": etag(view.stream_version)}
+
+
+@blp.route("/collaborations/<collaboration_id>/events")
+class Events(MethodView):
+    @blp.arguments(EventPageQuerySchema, location="query", error_status_code=400)
+    @blp.response(200, EventPageSchema)
+    def get(self, query: dict[str, Any], collaboration_id: str) -> tuple[dict[str, Any], int, Headers]:
+        """The collaboration's events, oldest first, after version `after`."""
+        limit = limit_of(query)
+        events = service().events(collaboration_id, query["after"], limit)
+        next_after = events[-1].version if len(events) == limit else None
+        version = service().stream_version(collaboration_id)
+        body = {"items": [e.as_dict() for e in events], "next_after": next_after}
+        return body, 200, {"ETag": etag(version)}
+
+    @blp.arguments(EventSubmissionSchema)
+    @blp.response(201, StoredEventSchema)
+    def post(self, body: dict[str, Any], collaboration_id: str) -> tuple[dict[str, Any], int, Headers]:
+        """Record one governance event: `type`, `data` and optional envelope fields."""
+        event = service().record_event(
+            collaboration_id,
+            body["type"],
+            body["data"],
+            envelope_of(body),
+            expected_version=if_match(),
+            idempotency_key=idempotency_key(),
+        )
+        return created(event)

@@ -1,0 +1,132 @@
+"""Request plumbing: bearer authentication, body checks, strict JSON for schemas, request ids."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from flask_smorest import Blueprint as SmorestBlueprint
+from webargs.flaskparser import FlaskParser
+
+from ledger.api.problems import ApiProblem
+from ledger.api.strictjson import loads_strict
+from ledger.tokens import Principal
+
+PUBLIC_ENDPOINTS = {
+    "health.Health",
+    "health.Ready",
+    "api-docs.openapi_json",
+    "api-docs.openapi_swagger_ui",
+    "docs_static",
+}
+JSON_TYPES = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
+ETAG = re.compile(r'^(W/)?"(\d{1,12})"$')
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class StrictParser(FlaskParser):
+    """Hands schemas the body parsed strictly once, before the view (see `check_body`)."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        return g.get("json_body")
+
+
+class Blueprint(SmorestBlueprint):
+    ARGUMENTS_PARSER = StrictParser()
+
+
+def principal() -> Principal:
+    """The authenticated caller of this request."""
+    caller: Principal = g.principal
+    return caller
+
+
+def authenticate() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    found = current_app.extensions["ledger.tokens"].authenticate(token.strip()) if (
+        scheme.lower() == "bearer" and token.strip()
+    ) else None
+    if found is None:
+        raise ApiProblem(
+            401,
+            "unauthenticated",
+            "Send a valid token as 'Authorization: Bearer <token>' (create one with "
+            "'ledger token create --name NAME').",
+            headers={"WWW-Authenticate": 'Bearer realm="ledger"'},
+        )
+    g.principal = found
+
+
+def check_body() -> None:
+    """Bodies must be JSON, within the size limit, and strictly well-formed."""
+    if request.method not in ("POST", "PUT", "PATCH") or request.endpoint is None:
+        return
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiProblem(413, "body-too-large", f"The body exceeds {limit} bytes; send less.")
+    if not JSON_TYPES.match(request.mimetype or ""):
+        raise ApiProblem(
+            415,
+            "unsupported-media-type",
+            "Send the body as JSON with 'Content-Type: application/json'.",
+        )
+    g.json_body = loads_strict(request.get_data(cache=True))
+
+
+def if_match() -> int | None:
+    """The stream version the client expects, from If-Match, or None when absent."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    match = ETAG.match(header.strip())
+    if match is None:
+        raise ApiProblem(
+            400,
+            "malformed-if-match",
+            'If-Match must be an ETag from a previous response, like "12".',
+        )
+    return int(match.group(2))
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ApiProblem(
+            400,
+            "malformed-idempotency-key",
+            "Idempotency-Key must be 1–255 visible ASCII characters, e.g. a UUID.",
+        )
+    return key
+
+
+def assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", incoming) else (
+        secrets.token_hex(8)
+    )
+
+
+def finish(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path != "/docs" and not request.path.startswith("/static"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def install(app: Flask) -> None:
+    app.before_request(assign_request_id)
+    app.before_request(authenticate)
+    app.before_request(check_body)
+    app.after_request(finish)
