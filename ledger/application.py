@@ -22,7 +22,7 @@ class LedgerApplication(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Collaboration: 50}
 
     def __init__(self, settings: Settings) -> None:
-        self.snapshotting_intervals = {Collaboration: settings.snapshot_interval}
+        self.snapshotting_intervals = {Collaboration: settings.snapshot_interval}  # type: ignore[misc]
         super().__init__(env={**settings.persistence_env(), "IS_SNAPSHOTTING_ENABLED": "y"})
 
     @property

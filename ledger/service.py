@@ -151,7 +151,9 @@ class LedgerService:
                     replay = self._replay(collaboration_id, envelope, idempotency_key, content)
                     if replay is not None:
                         return replay
-                    raise _mismatch(expected_version, self.stream_version(collaboration_id)) from None
+                    raise _mismatch(
+                        expected_version, self.stream_version(collaboration_id)
+                    ) from None
                 continue
             return self._recorded(recordings[-1])
         raise errors.ConcurrentWriteError(
@@ -249,7 +251,7 @@ class LedgerService:
 
     def _load(self, collaboration_id: str, version: int | None = None) -> Collaboration:
         try:
-            aggregate = self.app.repository.get(_uuid(collaboration_id), version=version)
+            aggregate: object = self.app.repository.get(_uuid(collaboration_id), version=version)
         except AggregateNotFoundError:
             raise _not_found(collaboration_id) from None
         if not isinstance(aggregate, Collaboration):
@@ -387,7 +389,9 @@ class LedgerService:
                 "ask for a later moment."
             )
         base = self._load(collaboration_id, first_exception - 1).state
-        rest = self.app.events.get(_uuid(collaboration_id), gt=first_exception - 1, lte=last_version)
+        rest = self.app.events.get(
+            _uuid(collaboration_id), gt=first_exception - 1, lte=last_version
+        )
         return fold_at(base, (e for e in rest if isinstance(e, Collaboration.Event)), at)
 
     def is_ready(self) -> bool:

@@ -46,7 +46,9 @@ class Settings:
         if url.startswith("sqlite:///"):
             path = url.removeprefix("sqlite:///")
             if not path:
-                raise ConfigError("LEDGER_DATABASE_URL needs a file path, e.g. sqlite:///./var/ledger.sqlite")
+                raise ConfigError(
+                    "LEDGER_DATABASE_URL needs a file path, e.g. sqlite:///./var/ledger.sqlite"
+                )
             if path == ":memory:":
                 db_name = f"file:ledger-{uuid4().hex}?mode=memory&cache=shared"
             else:

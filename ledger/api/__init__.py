@@ -43,9 +43,7 @@ def create_app(config: Settings | None = None) -> Flask:
                 "description": "An append-only, event-sourced record of how multi-organisation "
                 "collaborations govern themselves. Errors are RFC 9457 problem+json."
             },
-            "components": {
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
-            },
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
         },
     )
@@ -75,7 +73,9 @@ def _log_requests(app: Flask) -> None:
             "method": request.method,
             "path": request.path,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+            "duration_ms": round(
+                (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2
+            ),
         }
         if "principal" in g:
             extra["actor"] = g.principal.name

@@ -22,7 +22,9 @@ from ledger.api.schemas import (
 from ledger.domain.timefmt import parse_instant
 from ledger.service import ENVELOPE_FIELDS, LedgerService, RecordedEvent
 
-blp = Blueprint("collaborations", __name__, description="Collaborations and their governance events")
+blp = Blueprint(
+    "collaborations", __name__, description="Collaborations and their governance events"
+)
 
 FOUNDING_DATA = ("name", "mission", "languages")
 Headers = dict[str, str]
@@ -87,7 +89,9 @@ class Collaborations(MethodView):
 class Collaboration(MethodView):
     @blp.arguments(StateQuerySchema, location="query", error_status_code=400)
     @blp.response(200, GovernanceStateSchema)
-    def get(self, query: dict[str, Any], collaboration_id: str) -> tuple[dict[str, Any], int, Headers]:
+    def get(
+        self, query: dict[str, Any], collaboration_id: str
+    ) -> tuple[dict[str, Any], int, Headers]:
         """The governance state now, at a `version`, as `known_at`, and/or `at` a valid time."""
         view = service().state(
             collaboration_id,
@@ -108,7 +112,9 @@ class Collaboration(MethodView):
 class Events(MethodView):
     @blp.arguments(EventPageQuerySchema, location="query", error_status_code=400)
     @blp.response(200, EventPageSchema)
-    def get(self, query: dict[str, Any], collaboration_id: str) -> tuple[dict[str, Any], int, Headers]:
+    def get(
+        self, query: dict[str, Any], collaboration_id: str
+    ) -> tuple[dict[str, Any], int, Headers]:
         """The collaboration's events, oldest first, after version `after`."""
         limit = limit_of(query)
         events = service().events(collaboration_id, query["after"], limit)
@@ -119,7 +125,9 @@ class Events(MethodView):
 
     @blp.arguments(EventSubmissionSchema)
     @blp.response(201, StoredEventSchema)
-    def post(self, body: dict[str, Any], collaboration_id: str) -> tuple[dict[str, Any], int, Headers]:
+    def post(
+        self, body: dict[str, Any], collaboration_id: str
+    ) -> tuple[dict[str, Any], int, Headers]:
         """Record one governance event: `type`, `data` and optional envelope fields."""
         event = service().record_event(
             collaboration_id,

@@ -146,8 +146,9 @@ def register_error_handlers(app: Flask) -> None:
         if "messages" in data:
             entries = validation_errors(data["messages"])
             detail = "; ".join(f"{e['field']}: {e['detail']}" for e in entries[:5])
-            return problem(status, "validation-failed", f"Fix these fields: {detail}", headers,
-                           errors=entries)
+            return problem(
+                status, "validation-failed", f"Fix these fields: {detail}", headers, errors=entries
+            )
         if status == 405 and error.get_response().headers.get("Allow"):
             headers["Allow"] = error.get_response().headers["Allow"]
         return problem(status, _slug(status), _detail(error), headers)
@@ -160,9 +161,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unhandled error")
-        return problem(500, "internal-error",
-                       "Something went wrong on our side; nothing you sent was stored twice. "
-                       "Retry, and report the request id if it persists.")
+        return problem(
+            500,
+            "internal-error",
+            "Something went wrong on our side; nothing you sent was stored twice. "
+            "Retry, and report the request id if it persists.",
+        )
 
 
 def _slug(status: int) -> str:

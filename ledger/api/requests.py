@@ -48,9 +48,11 @@ def authenticate() -> None:
         return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    found = current_app.extensions["ledger.tokens"].authenticate(token.strip()) if (
-        scheme.lower() == "bearer" and token.strip()
-    ) else None
+    found = (
+        current_app.extensions["ledger.tokens"].authenticate(token.strip())
+        if (scheme.lower() == "bearer" and token.strip())
+        else None
+    )
     if found is None:
         raise ApiProblem(
             401,
@@ -112,8 +114,8 @@ def idempotency_key() -> str | None:
 
 def assign_request_id() -> None:
     incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", incoming) else (
-        secrets.token_hex(8)
+    g.request_id = (
+        incoming if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", incoming) else (secrets.token_hex(8))
     )
 
 

@@ -24,7 +24,7 @@ SHORT = 200
 LIST_MAX = 200
 
 
-def _list(item: fields.Field, *, min_items: int = 0, **kwargs: Any) -> fields.List:
+def _list(item: fields.Field[Any], *, min_items: int = 0, **kwargs: Any) -> fields.List[Any]:
     return fields.List(item, validate=validate.Length(min=min_items, max=LIST_MAX), **kwargs)
 
 
@@ -33,10 +33,8 @@ def _unique(values: list[Any]) -> None:
         raise ValidationError("List the same value only once.")
 
 
-def _unique_list(item: fields.Field, **kwargs: Any) -> fields.List:
-    return fields.List(
-        item, validate=[validate.Length(max=LIST_MAX), _unique], **kwargs
-    )
+def _unique_list(item: fields.Field[Any], **kwargs: Any) -> fields.List[Any]:
+    return fields.List(item, validate=[validate.Length(max=LIST_MAX), _unique], **kwargs)
 
 
 # Data of each event type (design.md §2).
@@ -45,7 +43,13 @@ def _unique_list(item: fields.Field, **kwargs: Any) -> fields.List:
 class CollaborationFoundedData(Schema):
     name = Text(SHORT, required=True)
     mission = Text(required=True)
-    languages = _unique_list(fields.String(validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a language tag like nl or en.")))
+    languages = _unique_list(
+        fields.String(
+            validate=validate.Regexp(
+                r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a language tag like nl or en."
+            )
+        )
+    )
 
 
 class MissionRevisedData(Schema):
@@ -248,9 +252,7 @@ class ReflectionHeldData(Schema):
     actions = _list(Text())
 
 
-DATA_SCHEMAS: dict[str, type[Schema]] = {
-    name: globals()[f"{name}Data"] for name in v.EVENT_TYPES
-}
+DATA_SCHEMAS: dict[str, type[Schema]] = {name: globals()[f"{name}Data"] for name in v.EVENT_TYPES}
 
 EVENT_DESCRIPTIONS: dict[str, str] = {
     "CollaborationFounded": "A collaboration is founded with its name and mission (POST /collaborations).",
@@ -437,7 +439,9 @@ class EventPageQuerySchema(PageQuerySchema):
 
 
 class CollaborationPageQuerySchema(PageQuerySchema):
-    cursor = fields.String(validate=validate.Regexp(r"^\d{1,18}$", error="Use the next_cursor of a previous page."))
+    cursor = fields.String(
+        validate=validate.Regexp(r"^\d{1,18}$", error="Use the next_cursor of a previous page.")
+    )
 
 
 class StateQuerySchema(Schema):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
-from uuid import UUID, uuid4
+from typing import Any
+from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
 
@@ -126,15 +126,12 @@ class Collaboration(Aggregate):
     def found(cls, data: Data, envelope: Mapping[str, Any]) -> Collaboration:
         """Found a collaboration; the ledger assigns its id."""
         recorded_at = cls.Event.create_timestamp()
-        return cast(
-            Collaboration,
-            cls._create(
-                cls.CollaborationFounded,
-                id=uuid4(),
-                timestamp=recorded_at,
-                data=dict(data),
-                envelope=_complete(envelope, recorded_at),
-            ),
+        return cls._create(
+            cls.CollaborationFounded,
+            id=uuid4(),
+            timestamp=recorded_at,
+            data=dict(data),
+            envelope=_complete(envelope, recorded_at),
         )
 
     def record(self, event_type: str, data: Data, envelope: Mapping[str, Any]) -> None:
@@ -155,10 +152,6 @@ class Collaboration(Aggregate):
         self.trigger_event(
             event_class, timestamp=recorded_at, data=dict(data), envelope=complete, **extra
         )
-
-    @property
-    def collaboration_id(self) -> UUID:
-        return cast(UUID, self.id)
 
 
 def _complete(envelope: Mapping[str, Any], recorded_at: datetime) -> dict[str, Any]:

@@ -66,7 +66,11 @@ def _mission_revised(state: State, data: Data, stamp: Stamp) -> None:
 def _phase_started(state: State, data: Data, stamp: Stamp) -> None:
     if state["phase"] is not None:
         state["phases"][-1]["ended_at"] = stamp.effective_at
-    phase = {"name": data["name"], "description": data.get("description"), "since": stamp.effective_at}
+    phase = {
+        "name": data["name"],
+        "description": data.get("description"),
+        "since": stamp.effective_at,
+    }
     state["phases"].append({**phase, "ended_at": None})
     state["phase"] = phase
 
@@ -127,7 +131,9 @@ def _role_defined(state: State, data: Data, stamp: Stamp) -> None:
 
 
 def _role_redefined(state: State, data: Data, stamp: Stamp) -> None:
-    state["roles"][data["role_id"]].update(_pick(data, "purpose", "accountabilities", "term_months"))
+    state["roles"][data["role_id"]].update(
+        _pick(data, "purpose", "accountabilities", "term_months")
+    )
 
 
 def _role_assigned(state: State, data: Data, stamp: Stamp) -> None:
@@ -244,7 +250,9 @@ def _agreement_reviewed(state: State, data: Data, stamp: Stamp) -> None:
     }
     agreement["review_on"] = data.get("next_review_on")
     if data["outcome"] == "end":
-        agreement.update(ended=True, ended_at=stamp.effective_at, ended_reason="review outcome: end")
+        agreement.update(
+            ended=True, ended_at=stamp.effective_at, ended_reason="review outcome: end"
+        )
 
 
 def _agreement_ended(state: State, data: Data, stamp: Stamp) -> None:

@@ -39,18 +39,32 @@ def _attention(view: dict[str, Any]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for agreement in view["agreements"].values():
         if agreement["status"] == "expired":
-            items.append(_item("agreement_expired", "agreement", agreement["agreement_id"],
-                               agreement["valid_until"]))
+            items.append(
+                _item(
+                    "agreement_expired",
+                    "agreement",
+                    agreement["agreement_id"],
+                    agreement["valid_until"],
+                )
+            )
         elif agreement["status"] == "review_due":
-            items.append(_item("agreement_review_due", "agreement", agreement["agreement_id"],
-                               agreement["review_on"]))
+            items.append(
+                _item(
+                    "agreement_review_due",
+                    "agreement",
+                    agreement["agreement_id"],
+                    agreement["review_on"],
+                )
+            )
     for mandate in view["mandates"].values():
         if mandate["status"] == "expired":
-            items.append(_item("mandate_expired", "mandate", mandate["mandate_id"],
-                               mandate["valid_until"]))
+            items.append(
+                _item("mandate_expired", "mandate", mandate["mandate_id"], mandate["valid_until"])
+            )
         elif mandate["status"] == "review_due":
-            items.append(_item("mandate_review_due", "mandate", mandate["mandate_id"],
-                               mandate["review_on"]))
+            items.append(
+                _item("mandate_review_due", "mandate", mandate["mandate_id"], mandate["review_on"])
+            )
     for role in view["roles"].values():
         if role["status"] == "term_ended":
             items.append(_item("role_term_ended", "role", role["role_id"], role["term_ends_on"]))

@@ -1,0 +1,87 @@
+"""The `ledger` command: serve, seed the demo, manage tokens and the database."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ledger.service import LedgerService
+from ledger.settings import ConfigError, Settings
+
+
+def _service() -> LedgerService:
+    try:
+        return LedgerService(Settings.from_env())
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group()
+def main() -> None:
+    """Governance Ledger: an append-only record of how collaborations govern themselves."""
+
+
+@main.group()
+def db() -> None:
+    """The event database."""
+
+
+@db.command("init")
+def db_init() -> None:
+    """Create the tables, once, before any worker starts."""
+    _service().close()
+    click.echo("database ready", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API with gunicorn."""
+    _service().close()  # tables exist before workers race to use them
+    os.environ.update(LEDGER_BIND=f"{host}:{port}", LEDGER_WORKERS=str(workers))
+    args = [
+        sys.executable, "-m", "gunicorn",
+        "--config", "python:ledger.gunicorn_conf",
+        "ledger.api:create_app()",
+    ]  # fmt: skip
+    os.execv(sys.executable, args)
+
+
+@main.command()
+def demo() -> None:
+    """Seed the demo collaboration if the ledger is empty; print its id."""
+    from ledger.demo import seed_demo_if_empty
+
+    service = _service()
+    try:
+        collaboration_id = seed_demo_if_empty(service)
+    finally:
+        service.close()
+    if collaboration_id is None:
+        click.echo("the ledger already holds collaborations; no demo seeded", err=True)
+    else:
+        click.echo(collaboration_id)
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens."""
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who holds it; becomes the `actor` of their events.")
+def token_create(name: str) -> None:
+    """Create an admin token and print it (and nothing else) on stdout."""
+    from ledger.tokens import TokenNameTakenError, TokenStore
+
+    service = _service()
+    try:
+        click.echo(TokenStore(service.store).create(name))
+    except TokenNameTakenError as error:
+        raise click.ClickException(error.detail) from None
+    finally:
+        service.close()
