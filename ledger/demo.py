@@ -823,11 +823,14 @@ def _anchoring(on: OnDay) -> list[Step]:
             "AgreementAmended",
             {
                 "agreement_id": "samenwerking",
+                "title": "Samenwerkingsovereenkomst Leerecosysteem Kanaalzone",
+                "formality": "contract",
                 "topics": ["mission", "process", "roles", "decision_rights"],
                 "terms": "De partners engageren zich om samen leerpunten op te zetten, twee keer "
                 "per jaar te reflecteren en jongeren mee te laten beslissen.",
                 "review_on": on(120),
-                "reason": "Aangepast aan de herziene missie.",
+                "reason": "De intentieverklaring wordt een samenwerkingsovereenkomst, "
+                "in lijn met de herziene missie.",
             },
             _decided("besluit-kompas"),
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -114,7 +114,9 @@ class LedgerService:
                 return replay
         collaboration = Collaboration.found(data, envelope)
         try:
-            recordings = self._save(collaboration, content, envelope, idempotency_key)
+            recordings = self._save(
+                collaboration, [content], _idempotency(envelope, idempotency_key, content)
+            )
         except RecordConflictError:
             # Only the idempotency key can collide for a brand-new stream.
             replay = self._replay_key(envelope["actor"], str(idempotency_key), content)
@@ -144,7 +146,9 @@ class LedgerService:
                 raise _mismatch(expected_version, collaboration.version)
             collaboration.record(event_type, data, envelope)
             try:
-                recordings = self._save(collaboration, content, envelope, idempotency_key)
+                recordings = self._save(
+                    collaboration, [content], _idempotency(envelope, idempotency_key, content)
+                )
             except RecordConflictError:
                 # Another writer got there first; the loaded aggregate is stale: discard it.
                 if expected_version is not None:
@@ -163,12 +167,11 @@ class LedgerService:
     def _save(
         self,
         collaboration: Collaboration,
-        content: str,
-        envelope: Mapping[str, Any],
-        idempotency_key: str | None,
+        fingerprints: list[str],
+        idempotency: IdempotencyEntry | None = None,
     ) -> list[Recording[UUID]]:
-        pending = collaboration.pending_events
-        source = envelope.get("source") or {}
+        """Save the pending events with their index entries, in one transaction."""
+        pending = [e for e in collaboration.pending_events if isinstance(e, Collaboration.Event)]
         index = [
             IndexEntry(
                 collaboration_id=str(collaboration.id),
@@ -176,24 +179,43 @@ class LedgerService:
                 type=event.type,
                 effective_at=event.envelope["effective_at"],
                 recorded_at=format_instant(event.timestamp),
-                source_system=source.get("system"),
-                source_id=source.get("id"),
+                source_system=event.envelope.get("source", {}).get("system"),
+                source_id=event.envelope.get("source", {}).get("id"),
                 fingerprint=content,
             )
-            for event in pending
-            if isinstance(event, Collaboration.Event)
+            for event, content in zip(pending, fingerprints, strict=True)
         ]
-        idempotency = (
-            IdempotencyEntry(envelope["actor"], idempotency_key, content)
-            if idempotency_key is not None
-            else None
-        )
         return self.app.save(
             collaboration,
             index=index,
             idempotency=idempotency,
             collaboration_name=collaboration.state["collaboration"]["name"],
         )
+
+    def import_events(
+        self,
+        collaboration_id: str,
+        items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+    ) -> int:
+        """Record many events (type, data, envelope) atomically: all or none. Returns the version.
+
+        Keep batches to a few thousand events: one very large transaction stalls PostgreSQL.
+        """
+        collaboration = self._load(collaboration_id)
+        for event_type, data, envelope in items:
+            collaboration.record(event_type, data, envelope)
+        fingerprints = [
+            fingerprint(collaboration_id, event_type, data, _posted(envelope))
+            for event_type, data, envelope in items
+        ]
+        try:
+            self._save(collaboration, fingerprints)
+        except RecordConflictError:
+            raise errors.ConcurrentWriteError(
+                "Another writer changed the collaboration during the import; nothing was "
+                "imported. Retry the import."
+            ) from None
+        return int(collaboration.version)
 
     def _replay(
         self,
@@ -403,6 +425,12 @@ class LedgerService:
 def _posted(envelope: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope as the client posted it (the actor is the principal, not content)."""
     return {k: v for k, v in envelope.items() if k != "actor" and v is not None}
+
+
+def _idempotency(
+    envelope: Mapping[str, Any], key: str | None, content: str
+) -> IdempotencyEntry | None:
+    return None if key is None else IdempotencyEntry(envelope["actor"], key, content)
 
 
 def _as_recorded(event: Collaboration.Event, position: int) -> RecordedEvent:
