@@ -1,6 +1,6 @@
-"""A demo collaboration: one year of a Flemish learning ecosystem, every event type at least once.
+"""The demo collaboration: a year of a Flemish learning ecosystem that uses every event type.
 
-Dates are relative to `now`, so the story always ends in the recent past, with one planned handover.
+Its dates are relative to `now`: the year ends a month ago, and a coordinator handover is planned.
 """
 
 from __future__ import annotations
@@ -56,25 +56,30 @@ class Step:
     envelope: Envelope = field(default_factory=dict)
 
 
-def seed_demo(service: LedgerService, actor: str = "demo", now: datetime | None = None) -> str:
-    """Found the demo collaboration, record its story and return its id."""
-    now = now or datetime.now(UTC)
+def demo_events(now: datetime | None = None) -> list[tuple[str, dict[str, Any], Envelope]]:
+    """The story as (type, data, envelope without actor), founding first, as a client posts it."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
 
     def envelope(day: int, extra: Envelope) -> Envelope:
         moment = (now + timedelta(days=day)).replace(
             hour=MEETING_HOUR, minute=0, second=0, microsecond=0
         )
-        return {"actor": actor, "effective_at": format_instant(moment), **extra}
+        return {"effective_at": format_instant(moment), **extra}
 
     def on(day: int) -> str:
         return (now + timedelta(days=day)).date().isoformat()
 
-    founded = service.found_collaboration(FOUNDING, envelope(FOUNDED_DAY, {}))
+    founding = ("CollaborationFounded", FOUNDING, envelope(FOUNDED_DAY, {}))
+    return [founding, *((s.type, s.data, envelope(s.day, s.envelope)) for s in _story(on))]
+
+
+def seed_demo(service: LedgerService, actor: str = "demo", now: datetime | None = None) -> str:
+    """Found the demo collaboration, record its story and return its id."""
+    (_, founding, founding_envelope), *story = demo_events(now)
+    founded = service.found_collaboration(founding, {**founding_envelope, "actor": actor})
     collaboration_id = founded.collaboration_id
-    for step in _story(on):
-        service.record_event(
-            collaboration_id, step.type, step.data, envelope(step.day, step.envelope)
-        )
+    for event_type, data, envelope in story:
+        service.record_event(collaboration_id, event_type, data, {**envelope, "actor": actor})
     return collaboration_id
 
 
@@ -142,7 +147,6 @@ def _story(on: OnDay) -> list[Step]:
 
 def _exploration(on: OnDay) -> list[Step]:
     """Months 1-3: who is at the table, the first roles, an oral agreement put on paper."""
-    founders = [ELS, PIETER, SOFIE]
     return [
         Step(
             -395,
@@ -401,7 +405,7 @@ def _exploration(on: OnDay) -> list[Step]:
                 "title": "Korte retrospectieve op de verkenning",
                 "method": "retrospective",
                 "loop": "single",
-                "participants": [*founders, KARIM, NELE],
+                "participants": [ELS, PIETER, SOFIE, KARIM, NELE],
                 "findings": ["Het maandelijkse overleg werkt", "De agenda komt te laat"],
                 "outcome": "keep",
                 "actions": ["Agenda een week vooraf rondsturen"],
@@ -674,7 +678,7 @@ def _build_up(on: OnDay) -> list[Step]:
             },
             _minutes("vt-overleg-11", 2),
         ),
-        # The handover happened after the inwerkmaand; the coordinator entered it weeks later.
+        # The handover took effect after the inwerkmaand; it was entered after the next meeting.
         Step(
             -212,
             "RoleHandedOver",

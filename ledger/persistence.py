@@ -38,6 +38,9 @@ LEDGER_TABLES = (
     " ON ledger_events (collaboration_id, version)",
     "CREATE INDEX IF NOT EXISTS ledger_events_recorded"
     " ON ledger_events (collaboration_id, recorded_at)",
+    "CREATE INDEX IF NOT EXISTS ledger_events_recorded_global ON ledger_events (recorded_at)",
+    "CREATE INDEX IF NOT EXISTS ledger_events_effective"
+    " ON ledger_events (collaboration_id, effective_at)",
     "CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_source"
     " ON ledger_events (collaboration_id, source_system, source_id)"
     " WHERE source_system IS NOT NULL",
@@ -61,6 +64,14 @@ LEDGER_TABLES = (
     " created_at TEXT NOT NULL,"
     " revoked_at TEXT)",
 )
+
+
+class RecordedAtBehindError(Exception):
+    """Another writer stored a later recorded_at first; the event must be stamped again."""
+
+    def __init__(self, latest: str) -> None:
+        super().__init__(f"recorded_at must not be earlier than {latest}")
+        self.latest = latest
 
 
 @dataclass(frozen=True)
@@ -130,9 +141,14 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> Sequence[int] | None:
+        index: Sequence[IndexEntry] = kwargs.get("index", ())
         positions = super()._insert_events(c, stored_events)
         assert positions is not None  # the application recorder always returns rowids
-        index: Sequence[IndexEntry] = kwargs.get("index", ())
+        # We hold the write lock now, so this is the latest recorded_at of the whole log.
+        c.execute("SELECT MAX(recorded_at) FROM ledger_events")
+        latest = c.fetchone()[0]
+        if latest is not None and index and index[0].recorded_at < latest:
+            raise RecordedAtBehindError(latest)
         c.executemany(
             "INSERT INTO ledger_events VALUES (?,?,?,?,?,?,?,?,?)",
             [

@@ -18,9 +18,9 @@ from ledger.domain import errors
 from ledger.domain.model import Collaboration
 from ledger.domain.moments import fold_at
 from ledger.domain.state import State
-from ledger.domain.timefmt import format_instant
+from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.domain.views import derive
-from ledger.persistence import IdempotencyEntry, IndexEntry
+from ledger.persistence import IdempotencyEntry, IndexEntry, RecordedAtBehindError
 from ledger.settings import Settings
 
 ENVELOPE_FIELDS = (
@@ -108,22 +108,24 @@ class LedgerService:
         idempotency_key: str | None = None,
     ) -> RecordedEvent:
         content = fingerprint("CollaborationFounded", data, _posted(envelope))
-        if idempotency_key is not None:
-            replay = self._replay_key(envelope["actor"], idempotency_key, content)
-            if replay is not None:
-                return replay
-        collaboration = Collaboration.found(data, envelope)
-        try:
-            recordings = self._save(
-                collaboration, [content], _idempotency(envelope, idempotency_key, content)
-            )
-        except RecordConflictError:
-            # Only the idempotency key can collide for a brand-new stream.
-            replay = self._replay_key(envelope["actor"], str(idempotency_key), content)
-            if replay is None:
-                raise
-            return replay
-        return self._recorded(recordings[-1])
+        idempotency = _idempotency(envelope, idempotency_key, content)
+        not_before: datetime | None = None
+        for _ in range(MAX_ATTEMPTS):
+            if idempotency_key is not None:
+                replay = self._replay_key(envelope["actor"], idempotency_key, content)
+                if replay is not None:
+                    return replay
+            collaboration = Collaboration.found(data, envelope, not_before)
+            try:
+                recordings = self._save(collaboration, [content], idempotency)
+            except RecordedAtBehindError as behind:
+                not_before = parse_instant(behind.latest)
+                continue
+            except RecordConflictError:
+                # For a brand-new stream only the idempotency key can collide: replay it.
+                continue
+            return self._recorded(recordings[-1])
+        raise _too_busy()
 
     def record_event(
         self,
@@ -137,6 +139,8 @@ class LedgerService:
     ) -> RecordedEvent:
         """Record one governance event, at most once per idempotency key or source id."""
         content = fingerprint(collaboration_id, event_type, data, _posted(envelope))
+        idempotency = _idempotency(envelope, idempotency_key, content)
+        not_before: datetime | None = None
         for _ in range(MAX_ATTEMPTS):
             replay = self._replay(collaboration_id, envelope, idempotency_key, content)
             if replay is not None:
@@ -144,25 +148,24 @@ class LedgerService:
             collaboration = self._load(collaboration_id)
             if expected_version is not None and collaboration.version != expected_version:
                 raise _mismatch(expected_version, collaboration.version)
-            collaboration.record(event_type, data, envelope)
+            collaboration.record(event_type, data, envelope, not_before)
             try:
-                recordings = self._save(
-                    collaboration, [content], _idempotency(envelope, idempotency_key, content)
-                )
+                recordings = self._save(collaboration, [content], idempotency)
+            except RecordedAtBehindError as behind:
+                # Another writer stamped a later recorded_at first: stamp again, after it.
+                not_before = parse_instant(behind.latest)
+                continue
             except RecordConflictError:
                 # Another writer got there first; the loaded aggregate is stale: discard it.
                 if expected_version is not None:
                     replay = self._replay(collaboration_id, envelope, idempotency_key, content)
                     if replay is not None:
                         return replay
-                    raise _mismatch(
-                        expected_version, self.stream_version(collaboration_id)
-                    ) from None
+                    current = self.stream_version(collaboration_id)
+                    raise _mismatch(expected_version, current) from None
                 continue
             return self._recorded(recordings[-1])
-        raise errors.ConcurrentWriteError(
-            "The collaboration is being changed by many writers at once; retry the request."
-        )
+        raise _too_busy()
 
     def _save(
         self,
@@ -201,21 +204,24 @@ class LedgerService:
 
         Keep batches to a few thousand events: one very large transaction stalls PostgreSQL.
         """
-        collaboration = self._load(collaboration_id)
-        for event_type, data, envelope in items:
-            collaboration.record(event_type, data, envelope)
         fingerprints = [
             fingerprint(collaboration_id, event_type, data, _posted(envelope))
             for event_type, data, envelope in items
         ]
-        try:
-            self._save(collaboration, fingerprints)
-        except RecordConflictError:
-            raise errors.ConcurrentWriteError(
-                "Another writer changed the collaboration during the import; nothing was "
-                "imported. Retry the import."
-            ) from None
-        return int(collaboration.version)
+        not_before: datetime | None = None
+        for _ in range(MAX_ATTEMPTS):
+            collaboration = self._load(collaboration_id)
+            for event_type, data, envelope in items:
+                collaboration.record(event_type, data, envelope, not_before)
+            try:
+                self._save(collaboration, fingerprints)
+            except RecordedAtBehindError as behind:
+                not_before = parse_instant(behind.latest)
+                continue
+            except RecordConflictError:
+                continue
+            return int(collaboration.version)
+        raise _too_busy()
 
     def _replay(
         self,
@@ -454,6 +460,12 @@ def _uuid(collaboration_id: str) -> UUID:
 def _not_found(collaboration_id: str) -> errors.CollaborationNotFoundError:
     return errors.CollaborationNotFoundError(
         f"There is no collaboration '{collaboration_id}' that this token can see."
+    )
+
+
+def _too_busy() -> errors.ConcurrentWriteError:
+    return errors.ConcurrentWriteError(
+        "The collaboration is being changed by many writers at once; retry the request."
     )
 
 

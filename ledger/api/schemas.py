@@ -118,6 +118,7 @@ class RoleHandedOverData(Schema):
     from_person_id = Id(required=True)
     to_person_id = Id(required=True)
     notes = Text()
+    term_ends_on = IsoDate()
 
 
 class RoleVacatedData(Schema):

@@ -123,9 +123,11 @@ class Collaboration(Aggregate):
         self.state: State = empty_state()
 
     @classmethod
-    def found(cls, data: Data, envelope: Mapping[str, Any]) -> Collaboration:
+    def found(
+        cls, data: Data, envelope: Mapping[str, Any], not_before: datetime | None = None
+    ) -> Collaboration:
         """Found a collaboration; the ledger assigns its id."""
-        recorded_at = cls.Event.create_timestamp()
+        recorded_at = _stamp(not_before)
         return cls._create(
             cls.CollaborationFounded,
             id=uuid4(),
@@ -134,8 +136,17 @@ class Collaboration(Aggregate):
             envelope=_complete(envelope, recorded_at),
         )
 
-    def record(self, event_type: str, data: Data, envelope: Mapping[str, Any]) -> None:
-        """Check the rules for this event against the current state, then record it."""
+    def record(
+        self,
+        event_type: str,
+        data: Data,
+        envelope: Mapping[str, Any],
+        not_before: datetime | None = None,
+    ) -> None:
+        """Check the rules for this event against the current state, then record it.
+
+        `not_before` is the latest recorded_at of the whole log, when a writer learned it.
+        """
         event_class = EVENT_CLASSES.get(event_type)
         if event_class is None or event_class is Collaboration.CollaborationFounded:
             raise errors.UnknownEventTypeError(
@@ -143,7 +154,7 @@ class Collaboration(Aggregate):
                 "see GET /event-types for the types that can."
             )
         # recorded_at never goes back in time within a stream, whatever the clock does.
-        recorded_at = max(self.Event.create_timestamp(), self.modified_on)
+        recorded_at = _stamp(not_before, self.modified_on)
         complete = _complete(envelope, recorded_at)
         rules.check(self.state, event_type, data, complete)
         extra: dict[str, Any] = {}
@@ -152,6 +163,11 @@ class Collaboration(Aggregate):
         self.trigger_event(
             event_class, timestamp=recorded_at, data=dict(data), envelope=complete, **extra
         )
+
+
+def _stamp(*floors: datetime | None) -> datetime:
+    """The library's timestamp for a new event, never earlier than the given floors."""
+    return max([Collaboration.Event.create_timestamp(), *(f for f in floors if f is not None)])
 
 
 def _complete(envelope: Mapping[str, Any], recorded_at: datetime) -> dict[str, Any]:

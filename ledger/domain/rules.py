@@ -44,17 +44,27 @@ def _existing(state: State, kind: str, item_id: str, effective_at: str) -> dict[
     return item
 
 
+def _left_by(item: dict[str, Any], effective_at: str) -> bool:
+    """Whether the partner or person had left when the event takes effect (a backdated event
+    from before they left still counts them in)."""
+    return bool(item["status"] != "current" and item["left_at"] <= effective_at)
+
+
 def _current_partner(state: State, partner_id: str, effective_at: str) -> dict[str, Any]:
     partner = _existing(state, "partners", partner_id, effective_at)
-    if partner["status"] != "current":
-        raise errors.PartnerNotCurrentError(f"Partner '{partner_id}' has left the collaboration.")
+    if _left_by(partner, effective_at):
+        raise errors.PartnerNotCurrentError(
+            f"Partner '{partner_id}' left the collaboration at {partner['left_at']}."
+        )
     return partner
 
 
 def _current_member(state: State, person_id: str, effective_at: str) -> dict[str, Any]:
     member = _existing(state, "members", person_id, effective_at)
-    if member["status"] != "current":
-        raise errors.MemberNotCurrentError(f"Person '{person_id}' has left the collaboration.")
+    if _left_by(member, effective_at):
+        raise errors.MemberNotCurrentError(
+            f"Person '{person_id}' left the collaboration at {member['left_at']}."
+        )
     return member
 
 

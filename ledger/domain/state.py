@@ -147,8 +147,12 @@ def _role_assigned(state: State, data: Data, stamp: Stamp) -> None:
 
 
 def _role_handed_over(state: State, data: Data, stamp: Stamp) -> None:
+    # The new holder's term is their own: it ends when the handover says, if it says.
     state["roles"][data["role_id"]].update(
-        status="held", holder=data["to_person_id"], held_since=stamp.effective_at
+        status="held",
+        holder=data["to_person_id"],
+        held_since=stamp.effective_at,
+        term_ends_on=data.get("term_ends_on"),
     )
 
 
@@ -214,7 +218,7 @@ AGREEMENT_FIELDS = (
 
 def _agreement_made(state: State, data: Data, stamp: Stamp) -> None:
     agreement: dict[str, Any] = {name: None for name in AGREEMENT_FIELDS}
-    agreement.update(budget_commitments=[], **_pick(data, "agreement_id", *AGREEMENT_FIELDS))
+    agreement.update({"budget_commitments": [], **_pick(data, "agreement_id", *AGREEMENT_FIELDS)})
     agreement.update(
         version=1,
         version_since=stamp.effective_at,

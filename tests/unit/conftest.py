@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 
 from ledger.domain.model import Collaboration
 from ledger.domain.timefmt import format_instant
+from ledger.service import LedgerService
+from ledger.settings import Settings
 
 FOUNDED_AT = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -126,3 +129,11 @@ def domain_collaboration(domain_kit: DomainKit) -> Collaboration:
     collaboration.record("MemberJoined", kit.member("ann", "school"), kit.envelope(2))
     collaboration.record("MemberJoined", kit.member("bob", "city"), kit.envelope(2))
     return collaboration
+
+
+@pytest.fixture
+def domain_service() -> Iterator[LedgerService]:
+    """The application service on its own in-memory SQLite database."""
+    service = LedgerService(Settings(database_url="sqlite:///:memory:"))
+    yield service
+    service.close()
