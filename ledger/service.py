@@ -140,32 +140,40 @@ class LedgerService:
         """Record one governance event, at most once per idempotency key or source id."""
         content = fingerprint(collaboration_id, event_type, data, _posted(envelope))
         idempotency = _idempotency(envelope, idempotency_key, content)
+        replay_args = (collaboration_id, envelope, idempotency_key, content)
         not_before: datetime | None = None
         for _ in range(MAX_ATTEMPTS):
-            replay = self._replay(collaboration_id, envelope, idempotency_key, content)
+            replay = self._replay(*replay_args)
             if replay is not None:
                 return replay
             collaboration = self._load(collaboration_id)
-            if expected_version is not None and collaboration.version != expected_version:
-                raise _mismatch(expected_version, collaboration.version)
-            collaboration.record(event_type, data, envelope, not_before)
             try:
+                if expected_version is not None and collaboration.version != expected_version:
+                    raise _mismatch(expected_version, collaboration.version)
+                collaboration.record(event_type, data, envelope, not_before)
                 recordings = self._save(collaboration, [content], idempotency)
             except RecordedAtBehindError as behind:
                 # Another writer stamped a later recorded_at first: stamp again, after it.
                 not_before = parse_instant(behind.latest)
-                continue
             except RecordConflictError:
                 # Another writer got there first; the loaded aggregate is stale: discard it.
                 if expected_version is not None:
-                    replay = self._replay(collaboration_id, envelope, idempotency_key, content)
-                    if replay is not None:
-                        return replay
                     current = self.stream_version(collaboration_id)
-                    raise _mismatch(expected_version, current) from None
-                continue
-            return self._recorded(recordings[-1])
+                    self._raise_unless_replayed(_mismatch(expected_version, current), replay_args)
+            except (errors.RuleViolation, errors.VersionMismatchError) as error:
+                # A concurrent retry of this very request may have landed since we looked.
+                return self._raise_unless_replayed(error, replay_args)
+            else:
+                return self._recorded(recordings[-1])
         raise _too_busy()
+
+    def _raise_unless_replayed(
+        self, error: errors.LedgerError, replay_args: tuple[str, Mapping[str, Any], str | None, str]
+    ) -> RecordedEvent:
+        replay = self._replay(*replay_args)
+        if replay is None:
+            raise error
+        return replay
 
     def _save(
         self,

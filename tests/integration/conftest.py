@@ -22,7 +22,9 @@ def founded(api: LedgerApi) -> str:
     `secretary` are defined; day 4: `chair` goes to `ann` (`secretary` stays vacant).
     """
     cid = api.found_id(effective_at=day(0))
-    api.record(cid, "PartnerJoined", partner("school", "funder", "implementing"), effective_at=day(1))
+    api.record(
+        cid, "PartnerJoined", partner("school", "funder", "implementing"), effective_at=day(1)
+    )
     api.record(cid, "PartnerJoined", partner("city", kind="government"), effective_at=day(1))
     api.record(cid, "PartnerJoined", partner("gone"), effective_at=day(1))
     api.record(cid, "PartnerLeft", {"partner_id": "gone", "reason": "merged"}, effective_at=day(2))
@@ -34,4 +36,3 @@ def founded(api: LedgerApi) -> str:
     api.record(cid, "RoleDefined", role("secretary"), effective_at=day(3))
     api.record(cid, "RoleAssigned", assignment("chair", "ann"), effective_at=day(4))
     return cid
-

@@ -141,10 +141,15 @@ class LedgerApi:
     auth: dict[str, str]
 
     def found(
-        self, name: str = "Leerecosysteem Noord", headers: dict[str, str] | None = None, **extra: Any
+        self,
+        name: str = "Leerecosysteem Noord",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> TestResponse:
         body = {"name": name, "mission": "Every child reads", **extra}
-        return self.client.post("/collaborations", json=body, headers={**self.auth, **(headers or {})})
+        return self.client.post(
+            "/collaborations", json=body, headers={**self.auth, **(headers or {})}
+        )
 
     def found_id(self, name: str = "Leerecosysteem Noord", **extra: Any) -> str:
         response = self.found(name, **extra)
@@ -197,6 +202,8 @@ class LedgerApi:
         return int(response.headers["ETag"].strip('"'))
 
     def collaboration_ids(self) -> list[str]:
-        response = self.client.get("/collaborations", query_string={"limit": 1000}, headers=self.auth)
+        response = self.client.get(
+            "/collaborations", query_string={"limit": 1000}, headers=self.auth
+        )
         assert response.status_code == 200, response.get_data(as_text=True)
         return [item["collaboration_id"] for item in response.get_json()["items"]]
