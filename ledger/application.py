@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.application import Application, ProcessingEvent
 
 from ledger.domain.model import Collaboration
-from ledger.persistence import LedgerSQLiteRecorder
+from ledger.persistence import LedgerStore
 from ledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,9 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env={**settings.persistence_env(), "IS_SNAPSHOTTING_ENABLED": "y"})
 
     @property
-    def store(self) -> LedgerSQLiteRecorder:
+    def store(self) -> LedgerStore:
         recorder = self.recorder
-        assert isinstance(recorder, LedgerSQLiteRecorder)
+        assert isinstance(recorder, LedgerStore)
         return recorder
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:

@@ -42,7 +42,10 @@ def db_init() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API with gunicorn."""
     _service().close()  # tables exist before workers race to use them
-    os.environ.update(LEDGER_BIND=f"{host}:{port}", LEDGER_WORKERS=str(workers))
+    # Workers never create tables: racing to create them on an empty PostgreSQL fails.
+    os.environ.update(
+        LEDGER_BIND=f"{host}:{port}", LEDGER_WORKERS=str(workers), LEDGER_CREATE_TABLES="n"
+    )
     args = [
         sys.executable, "-m", "gunicorn",
         "--config", "python:ledger.gunicorn_conf",

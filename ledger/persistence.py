@@ -1,20 +1,18 @@
-"""Persistence on the eventsourcing library's SQLite recorder, plus the ledger's own tables.
-
-The ledger's tables (event index, idempotency keys, collaborations, tokens) are written in the
-same transaction that stores the events, so an acknowledged event and its bookkeeping are one.
-"""
+"""Persistence on the eventsourcing library's recorders (SQLite, PostgreSQL), plus the ledger's
+own tables, written in the same transaction that stores the events: an acknowledged event and
+its bookkeeping (index, idempotency key, collaboration row) are one."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -22,31 +20,36 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteFactory,
 )
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
 
 LEDGER_TABLES = (
-    "CREATE TABLE IF NOT EXISTS ledger_events ("
-    " position INTEGER PRIMARY KEY,"
+    "CREATE TABLE IF NOT EXISTS ledger_event_index ("
+    " position BIGINT PRIMARY KEY,"
     " collaboration_id TEXT NOT NULL,"
-    " version INTEGER NOT NULL,"
+    " version BIGINT NOT NULL,"
     " type TEXT NOT NULL,"
     " effective_at TEXT NOT NULL,"
     " recorded_at TEXT NOT NULL,"
     " source_system TEXT,"
     " source_id TEXT,"
-    " fingerprint TEXT NOT NULL)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_stream"
-    " ON ledger_events (collaboration_id, version)",
-    "CREATE INDEX IF NOT EXISTS ledger_events_recorded"
-    " ON ledger_events (collaboration_id, recorded_at)",
-    "CREATE INDEX IF NOT EXISTS ledger_events_recorded_global ON ledger_events (recorded_at)",
-    "CREATE INDEX IF NOT EXISTS ledger_events_effective"
-    " ON ledger_events (collaboration_id, effective_at)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS ledger_events_source"
-    " ON ledger_events (collaboration_id, source_system, source_id)"
+    " fingerprint TEXT NOT NULL,"
+    " request_id TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ledger_event_index_stream"
+    " ON ledger_event_index (collaboration_id, version)",
+    "CREATE INDEX IF NOT EXISTS ledger_event_index_recorded"
+    " ON ledger_event_index (collaboration_id, recorded_at)",
+    "CREATE INDEX IF NOT EXISTS ledger_event_index_recorded_global ON ledger_event_index (recorded_at)",
+    "CREATE INDEX IF NOT EXISTS ledger_event_index_effective"
+    " ON ledger_event_index (collaboration_id, effective_at)",
+    "CREATE INDEX IF NOT EXISTS ledger_event_index_request ON ledger_event_index (request_id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ledger_event_index_source"
+    " ON ledger_event_index (collaboration_id, source_system, source_id)"
     " WHERE source_system IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS ledger_collaborations ("
     " collaboration_id TEXT PRIMARY KEY,"
-    " position INTEGER NOT NULL UNIQUE,"
+    " position BIGINT NOT NULL UNIQUE,"
     " name TEXT NOT NULL,"
     " founded_at TEXT NOT NULL,"
     " recorded_at TEXT NOT NULL)",
@@ -55,7 +58,7 @@ LEDGER_TABLES = (
     " key TEXT NOT NULL,"
     " fingerprint TEXT NOT NULL,"
     " collaboration_id TEXT NOT NULL,"
-    " version INTEGER NOT NULL,"
+    " version BIGINT NOT NULL,"
     " PRIMARY KEY (actor, key))",
     "CREATE TABLE IF NOT EXISTS ledger_tokens ("
     " name TEXT PRIMARY KEY,"
@@ -86,6 +89,7 @@ class IndexEntry:
     source_system: str | None
     source_id: str | None
     fingerprint: str
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -95,30 +99,109 @@ class IdempotencyEntry:
     fingerprint: str
 
 
+class Cursorlike(Protocol):
+    def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Any: ...
+
+
+Row = dict[str, Any]
+
+
+class LedgerStore:
+    """The ledger's own tables, on whichever database the event recorder uses.
+
+    Statements are written with `?` placeholders and adapted to the database's own.
+    """
+
+    placeholder = "?"
+
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Cursorlike]:
+        raise NotImplementedError
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def run(self, cursor: Cursorlike, statement: str, params: Sequence[Any] = ()) -> None:
+        cursor.execute(self._sql(statement), tuple(params))
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(self._sql(statement), tuple(params))
+            return [dict(row) for row in cursor.fetchall()]
+
+    def query_one(self, statement: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.query(statement, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def writing(self) -> Iterator[Cursorlike]:
+        with self.transaction(commit=True) as cursor:
+            yield cursor
+
+    def durability_problems(self) -> list[str]:
+        """Settings that would let an acknowledged event be lost; empty when safe."""
+        raise NotImplementedError
+
+    def write_ledger_rows(
+        self, cursor: Cursorlike, positions: Sequence[int], kwargs: Mapping[str, Any]
+    ) -> None:
+        """Index, collaboration and idempotency rows for the events just inserted."""
+        index: Sequence[IndexEntry] = kwargs.get("index", ())
+        # The events table is locked for writing now, so this is the latest of the whole log.
+        self.run(cursor, "SELECT MAX(recorded_at) AS latest FROM ledger_event_index")
+        latest = cursor.fetchone()["latest"]
+        if latest is not None and index and index[0].recorded_at < latest:
+            raise RecordedAtBehindError(latest)
+        for position, e in zip(positions, index, strict=True):
+            self.run(
+                cursor,
+                "INSERT INTO ledger_event_index VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (position, e.collaboration_id, e.version, e.type, e.effective_at,
+                 e.recorded_at, e.source_system, e.source_id, e.fingerprint, e.request_id),
+            )  # fmt: skip
+            if e.version == 1:
+                self.run(
+                    cursor,
+                    "INSERT INTO ledger_collaborations VALUES (?,?,?,?,?)",
+                    (e.collaboration_id, position, kwargs["collaboration_name"],
+                     e.effective_at, e.recorded_at),
+                )  # fmt: skip
+        idempotency: IdempotencyEntry | None = kwargs.get("idempotency")
+        if idempotency is not None:
+            self.run(
+                cursor,
+                "INSERT INTO ledger_idempotency VALUES (?,?,?,?,?)",
+                (idempotency.actor, idempotency.key, idempotency.fingerprint,
+                 index[-1].collaboration_id, index[-1].version),
+            )  # fmt: skip
+
+
+# SQLite
+
+
 class LedgerSQLitePool(SQLiteConnectionPool):
     """Connections with fully synced commits: acknowledged means on disk."""
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
-        raw = connection._sqlite_conn
-        raw.execute("PRAGMA synchronous=FULL")
+        connection._sqlite_conn.execute("PRAGMA synchronous=FULL")
         return connection
 
 
 class LedgerSQLiteFactory(SQLiteFactory):
-    """The library's SQLite factory, with the ledger's pool, file mode and recorder."""
+    """The library's SQLite factory, with the ledger's pool and a private database file."""
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        datastore = self.datastore
-        db_name = datastore.pool.db_name
-        if not SQLiteConnectionPool.detect_memory_mode(db_name):
-            _create_private_file(Path(db_name))
-        datastore.pool = LedgerSQLitePool(
-            db_name=db_name,
-            lock_timeout=datastore.pool.lock_timeout,
-            pool_size=datastore.pool.pool_size,
-            max_overflow=datastore.pool.max_overflow,
+        pool = self.datastore.pool
+        if not SQLiteConnectionPool.detect_memory_mode(pool.db_name):
+            _create_private_file(Path(pool.db_name))
+        self.datastore.pool = LedgerSQLitePool(
+            db_name=pool.db_name,
+            lock_timeout=pool.lock_timeout,
+            pool_size=pool.pool_size,
+            max_overflow=pool.max_overflow,
         )
 
 
@@ -129,79 +212,60 @@ def _create_private_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
-class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
-    """Stores events and the ledger's bookkeeping rows in one transaction."""
+class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
+    """Stores events and the ledger's bookkeeping rows in one SQLite transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *LEDGER_TABLES]
 
+    def transaction(self, *, commit: bool) -> AbstractContextManager[SQLiteCursor]:
+        return self.datastore.transaction(commit=commit)
+
     def _insert_events(
-        self,
-        c: SQLiteCursor,
-        stored_events: Sequence[StoredEvent],
-        **kwargs: Any,
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        index: Sequence[IndexEntry] = kwargs.get("index", ())
         positions = super()._insert_events(c, stored_events)
-        assert positions is not None  # the application recorder always returns rowids
-        # We hold the write lock now, so this is the latest recorded_at of the whole log.
-        c.execute("SELECT MAX(recorded_at) FROM ledger_events")
-        latest = c.fetchone()[0]
-        if latest is not None and index and index[0].recorded_at < latest:
-            raise RecordedAtBehindError(latest)
-        c.executemany(
-            "INSERT INTO ledger_events VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    position,
-                    e.collaboration_id,
-                    e.version,
-                    e.type,
-                    e.effective_at,
-                    e.recorded_at,
-                    e.source_system,
-                    e.source_id,
-                    e.fingerprint,
-                )
-                for position, e in zip(positions, index, strict=True)
-            ],
-        )
-        founded = [(p, e) for p, e in zip(positions, index, strict=True) if e.version == 1]
-        for position, entry in founded:
-            c.execute(
-                "INSERT INTO ledger_collaborations VALUES (?,?,?,?,?)",
-                (
-                    entry.collaboration_id,
-                    position,
-                    kwargs["collaboration_name"],
-                    entry.effective_at,
-                    entry.recorded_at,
-                ),
-            )
-        idempotency: IdempotencyEntry | None = kwargs.get("idempotency")
-        if idempotency is not None:
-            last = index[-1]
-            c.execute(
-                "INSERT INTO ledger_idempotency VALUES (?,?,?,?,?)",
-                (
-                    idempotency.actor,
-                    idempotency.key,
-                    idempotency.fingerprint,
-                    last.collaboration_id,
-                    last.version,
-                ),
-            )
+        assert positions is not None  # the application recorder returns rowids
+        self.write_ledger_rows(c, positions, kwargs)
         return positions
 
-    @contextmanager
-    def reading(self) -> Iterator[SQLiteCursor]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield cursor
-
-    @contextmanager
-    def writing(self) -> Iterator[SQLiteCursor]:
-        with self.datastore.transaction(commit=True) as cursor:
-            yield cursor
+    def durability_problems(self) -> list[str]:
+        synchronous = self.query_one("PRAGMA synchronous")
+        if synchronous is not None and next(iter(synchronous.values())) != 2:
+            return ["SQLite synchronous is not FULL"]
+        return []
 
 
-Row = sqlite3.Row
+# PostgreSQL
+
+DURABILITY_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
+
+class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
+    """Stores events and the ledger's bookkeeping rows in one PostgreSQL transaction."""
+
+    placeholder = "%s"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(SQL(statement) for statement in LEDGER_TABLES)  # type: ignore[misc]
+
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Cursor[DictRow]]:
+        return self.datastore.transaction(commit=commit)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert positions is not None  # RETURNING notification_id
+        self.write_ledger_rows(curs, positions, kwargs)
+        return positions
+
+    def durability_problems(self) -> list[str]:
+        problems = []
+        for name, safe in DURABILITY_SETTINGS.items():
+            row = self.query_one(f"SHOW {name}")
+            value = next(iter(row.values())) if row else None
+            if value != safe:
+                problems.append(f"PostgreSQL {name} is {value!r}, not {safe!r}")
+        return problems

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError, Recording
@@ -21,7 +21,7 @@ from ledger.domain.state import State
 from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.domain.views import derive
 from ledger.persistence import IdempotencyEntry, IndexEntry, RecordedAtBehindError
-from ledger.settings import Settings
+from ledger.settings import ConfigError, Settings
 
 ENVELOPE_FIELDS = (
     "effective_at",
@@ -94,6 +94,14 @@ class LedgerService:
         self.settings = settings
         self.app = LedgerApplication(settings)
         self.store = self.app.store
+        problems = self.store.durability_problems()
+        if problems:
+            self.app.close()
+            raise ConfigError(
+                "Refusing to start: acknowledged events could be lost because "
+                + "; ".join(problems)
+                + ". Turn these settings on."
+            )
 
     def close(self) -> None:
         self.app.close()
@@ -117,14 +125,14 @@ class LedgerService:
                     return replay
             collaboration = Collaboration.found(data, envelope, not_before)
             try:
-                recordings = self._save(collaboration, [content], idempotency)
+                recorded = self._save(collaboration, [content], idempotency)
             except RecordedAtBehindError as behind:
                 not_before = parse_instant(behind.latest)
                 continue
             except RecordConflictError:
                 # For a brand-new stream only the idempotency key can collide: replay it.
                 continue
-            return self._recorded(recordings[-1])
+            return recorded
         raise _too_busy()
 
     def record_event(
@@ -151,7 +159,7 @@ class LedgerService:
                 if expected_version is not None and collaboration.version != expected_version:
                     raise _mismatch(expected_version, collaboration.version)
                 collaboration.record(event_type, data, envelope, not_before)
-                recordings = self._save(collaboration, [content], idempotency)
+                recorded = self._save(collaboration, [content], idempotency)
             except RecordedAtBehindError as behind:
                 # Another writer stamped a later recorded_at first: stamp again, after it.
                 not_before = parse_instant(behind.latest)
@@ -164,7 +172,7 @@ class LedgerService:
                 # A concurrent retry of this very request may have landed since we looked.
                 return self._raise_unless_replayed(error, replay_args)
             else:
-                return self._recorded(recordings[-1])
+                return recorded
         raise _too_busy()
 
     def _raise_unless_replayed(
@@ -180,9 +188,10 @@ class LedgerService:
         collaboration: Collaboration,
         fingerprints: list[str],
         idempotency: IdempotencyEntry | None = None,
-    ) -> list[Recording[UUID]]:
-        """Save the pending events with their index entries, in one transaction."""
+    ) -> RecordedEvent:
+        """Save the pending events with their index entries, in one transaction; the last."""
         pending = [e for e in collaboration.pending_events if isinstance(e, Collaboration.Event)]
+        request_id = uuid4().hex
         index = [
             IndexEntry(
                 collaboration_id=str(collaboration.id),
@@ -193,15 +202,29 @@ class LedgerService:
                 source_system=event.envelope.get("source", {}).get("system"),
                 source_id=event.envelope.get("source", {}).get("id"),
                 fingerprint=content,
+                request_id=request_id,
             )
             for event, content in zip(pending, fingerprints, strict=True)
         ]
-        return self.app.save(
-            collaboration,
-            index=index,
-            idempotency=idempotency,
-            collaboration_name=collaboration.state["collaboration"]["name"],
-        )
+        try:
+            recordings = self.app.save(
+                collaboration,
+                index=index,
+                idempotency=idempotency,
+                collaboration_name=collaboration.state["collaboration"]["name"],
+            )
+        except RecordConflictError:
+            # The recorder retries after a lost connection: a commit whose reply was lost
+            # then comes back as a conflict. If our own events are stored, it succeeded.
+            row = self.store.query_one(
+                "SELECT collaboration_id, MAX(version) AS version FROM ledger_event_index"
+                " WHERE request_id=? GROUP BY collaboration_id",
+                (request_id,),
+            )
+            if row is None:
+                raise
+            return self._event_at(row["collaboration_id"], row["version"], replayed=False)
+        return self._recorded(recordings[-1])
 
     def import_events(
         self,
@@ -248,13 +271,11 @@ class LedgerService:
         return None
 
     def _replay_key(self, actor: str, key: str, content: str) -> RecordedEvent | None:
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT fingerprint, collaboration_id, version FROM ledger_idempotency"
-                " WHERE actor=? AND key=?",
-                (actor, key),
-            )
-            row = c.fetchone()
+        row = self.store.query_one(
+            "SELECT fingerprint, collaboration_id, version FROM ledger_idempotency"
+            " WHERE actor=? AND key=?",
+            (actor, key),
+        )
         if row is None:
             return None
         if row["fingerprint"] != content:
@@ -267,13 +288,11 @@ class LedgerService:
     def _replay_source(
         self, collaboration_id: str, source: Mapping[str, str], content: str
     ) -> RecordedEvent | None:
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT version, fingerprint FROM ledger_events"
-                " WHERE collaboration_id=? AND source_system=? AND source_id=?",
-                (collaboration_id, source["system"], source["id"]),
-            )
-            row = c.fetchone()
+        row = self.store.query_one(
+            "SELECT version, fingerprint FROM ledger_event_index"
+            " WHERE collaboration_id=? AND source_system=? AND source_id=?",
+            (collaboration_id, source["system"], source["id"]),
+        )
         if row is None:
             return None
         if row["fingerprint"] != content:
@@ -296,12 +315,11 @@ class LedgerService:
 
     def stream_version(self, collaboration_id: str) -> int:
         """The number of events in the collaboration's stream (its ETag)."""
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT MAX(version) AS v FROM ledger_events WHERE collaboration_id=?",
-                (str(_uuid(collaboration_id)),),
-            )
-            version = c.fetchone()["v"]
+        row = self.store.query_one(
+            "SELECT MAX(version) AS v FROM ledger_event_index WHERE collaboration_id=?",
+            (str(_uuid(collaboration_id)),),
+        )
+        version = row["v"] if row else None
         if version is None:
             raise _not_found(collaboration_id)
         return int(version)
@@ -317,13 +335,12 @@ class LedgerService:
         return [_as_recorded(e, positions[e.originator_version]) for e in events]
 
     def _positions(self, collaboration_id: str, after: int, last: int) -> dict[int, int]:
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT version, position FROM ledger_events"
-                " WHERE collaboration_id=? AND version>? AND version<=?",
-                (str(_uuid(collaboration_id)), after, last),
-            )
-            return {row["version"]: row["position"] for row in c.fetchall()}
+        rows = self.store.query(
+            "SELECT version, position FROM ledger_event_index"
+            " WHERE collaboration_id=? AND version>? AND version<=?",
+            (str(_uuid(collaboration_id)), after, last),
+        )
+        return {row["version"]: row["position"] for row in rows}
 
     def _event_at(self, collaboration_id: str, version: int, replayed: bool) -> RecordedEvent:
         event = self.events(collaboration_id, version - 1, 1)[0]
@@ -336,14 +353,13 @@ class LedgerService:
 
     def collaborations(self, after: int, limit: int) -> list[CollaborationSummary]:
         """Collaborations in the order they were founded, after global position `after`."""
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT c.*, (SELECT MAX(version) FROM ledger_events e"
-                "  WHERE e.collaboration_id=c.collaboration_id) AS version"
-                " FROM ledger_collaborations c WHERE position>? ORDER BY position LIMIT ?",
-                (after, limit),
-            )
-            return [CollaborationSummary(**dict(row)) for row in c.fetchall()]
+        rows = self.store.query(
+            "SELECT c.*, (SELECT MAX(version) FROM ledger_event_index e"
+            "  WHERE e.collaboration_id=c.collaboration_id) AS version"
+            " FROM ledger_collaborations c WHERE position>? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [CollaborationSummary(**row) for row in rows]
 
     def state(
         self,
@@ -393,13 +409,12 @@ class LedgerService:
             return version
         if known_at is None:
             return stream_version
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT MAX(version) AS v FROM ledger_events"
-                " WHERE collaboration_id=? AND recorded_at<=?",
-                (str(_uuid(collaboration_id)), format_instant(known_at)),
-            )
-            known = c.fetchone()["v"]
+        row = self.store.query_one(
+            "SELECT MAX(version) AS v FROM ledger_event_index"
+            " WHERE collaboration_id=? AND recorded_at<=?",
+            (str(_uuid(collaboration_id)), format_instant(known_at)),
+        )
+        known = row["v"] if row else None
         if known is None:
             raise errors.NotYetRecordedError(
                 f"The ledger knew nothing of collaboration {collaboration_id} at "
@@ -410,13 +425,12 @@ class LedgerService:
     def _state_in_force(self, collaboration_id: str, last_version: int, at: str) -> State:
         """Fold the known events in force at `at`, starting from the longest prefix that is."""
         cid = str(_uuid(collaboration_id))
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT MIN(version) AS v FROM ledger_events WHERE collaboration_id=?"
-                " AND version<=? AND (effective_at>? OR type='AgreementCorrected')",
-                (cid, last_version, at),
-            )
-            first_exception = c.fetchone()["v"]
+        row = self.store.query_one(
+            "SELECT MIN(version) AS v FROM ledger_event_index WHERE collaboration_id=?"
+            " AND version<=? AND (effective_at>? OR type='AgreementCorrected')",
+            (cid, last_version, at),
+        )
+        first_exception = row["v"] if row else None
         if first_exception is None:
             return self._load(collaboration_id, last_version).state
         if first_exception == 1:
@@ -431,9 +445,7 @@ class LedgerService:
         return fold_at(base, (e for e in rest if isinstance(e, Collaboration.Event)), at)
 
     def is_ready(self) -> bool:
-        with self.store.reading() as c:
-            c.execute("SELECT 1")
-            return c.fetchone() is not None
+        return self.store.query_one("SELECT 1 AS ok") is not None
 
 
 def _posted(envelope: Mapping[str, Any]) -> dict[str, Any]:

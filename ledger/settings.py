@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from uuid import uuid4
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.sqlite"
@@ -24,6 +25,7 @@ class Settings:
     page_limit_max: int = 1000
     log_level: str = "INFO"
     sqlite_lock_timeout: int = 10
+    create_tables: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -36,6 +38,8 @@ class Settings:
             page_limit_max=_int(env, "LEDGER_PAGE_LIMIT_MAX", cls.page_limit_max),
             log_level=env.get("LEDGER_LOG_LEVEL", cls.log_level).upper(),
             sqlite_lock_timeout=_int(env, "LEDGER_SQLITE_LOCK_TIMEOUT", cls.sqlite_lock_timeout),
+            create_tables=env.get("LEDGER_CREATE_TABLES", "y").lower()
+            not in ("n", "no", "0", "false"),
         )
         settings.persistence_env()  # fail fast on a bad database URL
         return settings
@@ -43,6 +47,7 @@ class Settings:
     def persistence_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for the chosen database."""
         url = self.database_url
+        create = "y" if self.create_tables else "n"
         if url.startswith("sqlite:///"):
             path = url.removeprefix("sqlite:///")
             if not path:
@@ -58,17 +63,43 @@ class Settings:
                 "APPLICATION_RECORDER_TOPIC": "ledger.persistence:LedgerSQLiteRecorder",
                 "SQLITE_DBNAME": db_name,
                 "SQLITE_LOCK_TIMEOUT": str(self.sqlite_lock_timeout),
-                "CREATE_TABLE": "y",
+                "CREATE_TABLE": create,
             }
         if url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError(
-                "LEDGER_DATABASE_URL names PostgreSQL, which this version does not support yet; "
-                "use sqlite:///path/to/ledger.sqlite"
-            )
+            return {**_postgres_env(url), "CREATE_TABLE": create}
         raise ConfigError(
-            f"LEDGER_DATABASE_URL must start with sqlite:/// (got {url!r}), "
-            "e.g. sqlite:///./var/ledger.sqlite"
+            "LEDGER_DATABASE_URL must start with sqlite:/// or postgresql:// "
+            f"(got {url!r}), e.g. sqlite:///./var/ledger.sqlite"
         )
+
+
+def _postgres_env(url: str) -> dict[str, str]:
+    """The library's PostgreSQL settings from postgresql://user:password@host:port/database."""
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    if not (parts.hostname and parts.username and database):
+        raise ConfigError(
+            "LEDGER_DATABASE_URL for PostgreSQL needs user, host and database, "
+            "e.g. postgresql://ledger:secret@127.0.0.1:5432/ledger"
+        )
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise ConfigError("LEDGER_DATABASE_URL has a malformed port") from None
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "ledger.persistence:LedgerPostgresRecorder",
+        "POSTGRES_DBNAME": unquote(database),
+        "POSTGRES_HOST": parts.hostname,
+        "POSTGRES_PORT": str(port),
+        "POSTGRES_USER": unquote(parts.username),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "5",
+        "POSTGRES_PRE_PING": "y",
+    }
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

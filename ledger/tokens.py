@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from ledger.domain.errors import LedgerError
 from ledger.domain.timefmt import format_instant
-from ledger.persistence import LedgerSQLiteRecorder
+from ledger.persistence import LedgerStore
 
 TOKEN_PREFIX = "glt_"
 
@@ -32,17 +32,17 @@ def _hash(token: str) -> str:
 
 
 class TokenStore:
-    def __init__(self, store: LedgerSQLiteRecorder) -> None:
+    def __init__(self, store: LedgerStore) -> None:
         self.store = store
 
     def create(self, name: str, role: str = "admin") -> str:
         """Issue a new token; only its hash is stored, so it is shown once."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        if self.store.query_one("SELECT 1 AS taken FROM ledger_tokens WHERE name=?", (name,)):
+            raise TokenNameTakenError(f"A token named '{name}' exists; choose another name.")
         with self.store.writing() as c:
-            c.execute("SELECT 1 FROM ledger_tokens WHERE name=?", (name,))
-            if c.fetchone() is not None:
-                raise TokenNameTakenError(f"A token named '{name}' exists; choose another name.")
-            c.execute(
+            self.store.run(
+                c,
                 "INSERT INTO ledger_tokens VALUES (?,?,?,?,NULL)",
                 (name, _hash(token), role, format_instant(datetime.now(UTC))),
             )
@@ -50,18 +50,15 @@ class TokenStore:
 
     def authenticate(self, token: str) -> Principal | None:
         digest = _hash(token)
-        with self.store.reading() as c:
-            c.execute(
-                "SELECT name, role, token_hash FROM ledger_tokens"
-                " WHERE token_hash=? AND revoked_at IS NULL",
-                (digest,),
-            )
-            row = c.fetchone()
+        row = self.store.query_one(
+            "SELECT name, role, token_hash FROM ledger_tokens"
+            " WHERE token_hash=? AND revoked_at IS NULL",
+            (digest,),
+        )
         if row is None or not hmac.compare_digest(row["token_hash"], digest):
             return None
         return Principal(name=row["name"], role=row["role"])
 
     def count(self) -> int:
-        with self.store.reading() as c:
-            c.execute("SELECT COUNT(*) AS n FROM ledger_tokens")
-            return int(c.fetchone()["n"])
+        row = self.store.query_one("SELECT COUNT(*) AS n FROM ledger_tokens")
+        return int(row["n"]) if row else 0

@@ -133,6 +133,76 @@ def reflection(reflection_id: str, *person_ids: str) -> dict[str, Any]:
     }
 
 
+# A valid history that uses every postable event type, in an order the rules allow.
+EVERY_TYPE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    (
+        "MissionRevised",
+        {"mission": "Every child reads and writes", "drivers": ["gap"], "values": ["trust"]},
+        {},
+    ),
+    ("PhaseStarted", {"name": "Pilot", "description": "Three schools"}, {}),
+    ("PartnerJoined", partner("school", "funder", "implementing"), {}),
+    ("PartnerJoined", partner("city", kind="government"), {}),
+    ("PartnerCapacitiesChanged", {"partner_id": "city", "capacities": ["funder", "host"]}, {}),
+    ("MemberJoined", member("ann", "school"), {}),
+    ("MemberJoined", member("bob", "city"), {"acting_for": {"partner_id": "city"}}),
+    ("MemberJoined", member("cleo"), {}),
+    ("RoleDefined", role("chair"), {}),
+    ("RoleRedefined", {"role_id": "chair", "purpose": "Chairs the table", "term_months": 12}, {}),
+    ("RoleAssigned", {**assignment("chair", "ann"), "term_ends_on": "2099-01-01"}, {}),
+    ("RoleHandedOver", {**handover("chair", "ann", "bob"), "notes": "rotation"}, {}),
+    (
+        "MandateGranted",
+        mandate(
+            "m1",
+            "role",
+            "chair",
+            budget_limit={"amount": "2500.00", "currency": "EUR"},
+            review_on="2099-01-01",
+        ),
+        {},
+    ),
+    ("MandateAmended", {"mandate_id": "m1", "scope": "all spending", "reason": "grew"}, {}),
+    (
+        "AgreementMade",
+        agreement(
+            "a1",
+            "school",
+            "city",
+            budget_commitments=[{"partner_id": "city", "amount": "10000.00", "currency": "EUR"}],
+        ),
+        {},
+    ),
+    ("AgreementAmended", {"agreement_id": "a1", "terms": "Read and write.", "reason": "scope"}, {}),
+    ("AgreementCorrected", {"agreement_id": "a1", "title": "Agreement A1", "reason": "typo"}, {}),
+    (
+        "AgreementReviewed",
+        {"agreement_id": "a1", "outcome": "keep", "next_review_on": "2099-06-30"},
+        {},
+    ),
+    (
+        "DecisionRecorded",
+        {
+            **decision("d1", "ann", "bob"),
+            "objections": [{"person_id": "ann", "text": "too soon", "resolution": "later"}],
+            "minority_views": ["wait a year"],
+        },
+        {"shared_with_funders": True},
+    ),
+    ("ReflectionHeld", reflection("r1", "ann", "bob", "cleo"), {}),
+    ("MandateRevoked", {"mandate_id": "m1", "reason": "done"}, {"cause": {"decision_id": "d1"}}),
+    (
+        "AgreementEnded",
+        {"agreement_id": "a1", "reason": "done"},
+        {"cause": {"reflection_id": "r1"}},
+    ),
+    ("RoleVacated", {"role_id": "chair", "reason": "stepped down"}, {}),
+    ("RoleRetired", {"role_id": "chair", "reason": "no longer needed"}, {}),
+    ("MemberLeft", {"person_id": "cleo", "reason": "moved"}, {}),
+    ("PartnerLeft", {"partner_id": "city", "reason": "budget cuts"}, {"note": "sad"}),
+]
+
+
 @dataclass
 class LedgerApi:
     """The test client with a token, and the few calls most tests make."""

@@ -7,26 +7,22 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from ledger.domain.state import Stamp, apply_event, empty_state
 from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.domain.views import derive
 from ledger.domain.vocabulary import EVENT_TYPES
 from tests.integration.helpers import (
+    EVERY_TYPE,
     FOUNDED_VERSION,
     LedgerApi,
     agreement,
     assert_problem,
-    assignment,
     day,
     decision,
     from_now,
     handover,
-    mandate,
-    member,
-    partner,
-    reflection,
-    role,
 )
 
 INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -61,74 +57,6 @@ STATE_FIELDS = {
 }
 VIEW_ONLY = ("collaboration_id", "basis", "stream_version")
 
-# A valid history that uses every postable event type, in an order the rules allow.
-EVERY_TYPE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    (
-        "MissionRevised",
-        {"mission": "Every child reads and writes", "drivers": ["gap"], "values": ["trust"]},
-        {},
-    ),
-    ("PhaseStarted", {"name": "Pilot", "description": "Three schools"}, {}),
-    ("PartnerJoined", partner("school", "funder", "implementing"), {}),
-    ("PartnerJoined", partner("city", kind="government"), {}),
-    ("PartnerCapacitiesChanged", {"partner_id": "city", "capacities": ["funder", "host"]}, {}),
-    ("MemberJoined", member("ann", "school"), {}),
-    ("MemberJoined", member("bob", "city"), {"acting_for": {"partner_id": "city"}}),
-    ("MemberJoined", member("cleo"), {}),
-    ("RoleDefined", role("chair"), {}),
-    ("RoleRedefined", {"role_id": "chair", "purpose": "Chairs the table", "term_months": 12}, {}),
-    ("RoleAssigned", {**assignment("chair", "ann"), "term_ends_on": "2099-01-01"}, {}),
-    ("RoleHandedOver", {**handover("chair", "ann", "bob"), "notes": "rotation"}, {}),
-    (
-        "MandateGranted",
-        mandate(
-            "m1",
-            "role",
-            "chair",
-            budget_limit={"amount": "2500.00", "currency": "EUR"},
-            review_on="2099-01-01",
-        ),
-        {},
-    ),
-    ("MandateAmended", {"mandate_id": "m1", "scope": "all spending", "reason": "grew"}, {}),
-    (
-        "AgreementMade",
-        agreement(
-            "a1",
-            "school",
-            "city",
-            budget_commitments=[{"partner_id": "city", "amount": "10000.00", "currency": "EUR"}],
-        ),
-        {},
-    ),
-    ("AgreementAmended", {"agreement_id": "a1", "terms": "Read and write.", "reason": "scope"}, {}),
-    ("AgreementCorrected", {"agreement_id": "a1", "title": "Agreement A1", "reason": "typo"}, {}),
-    (
-        "AgreementReviewed",
-        {"agreement_id": "a1", "outcome": "keep", "next_review_on": "2099-06-30"},
-        {},
-    ),
-    (
-        "DecisionRecorded",
-        {
-            **decision("d1", "ann", "bob"),
-            "objections": [{"person_id": "ann", "text": "too soon", "resolution": "later"}],
-            "minority_views": ["wait a year"],
-        },
-        {"shared_with_funders": True},
-    ),
-    ("ReflectionHeld", reflection("r1", "ann", "bob", "cleo"), {}),
-    ("MandateRevoked", {"mandate_id": "m1", "reason": "done"}, {"cause": {"decision_id": "d1"}}),
-    (
-        "AgreementEnded",
-        {"agreement_id": "a1", "reason": "done"},
-        {"cause": {"reflection_id": "r1"}},
-    ),
-    ("RoleVacated", {"role_id": "chair", "reason": "stepped down"}, {}),
-    ("RoleRetired", {"role_id": "chair", "reason": "no longer needed"}, {}),
-    ("MemberLeft", {"person_id": "cleo", "reason": "moved"}, {}),
-    ("PartnerLeft", {"partner_id": "city", "reason": "budget cuts"}, {"note": "sad"}),
-]
 # Where each kind of thing is created, and the data field that names it.
 CREATED_BY = {
     "partners": ("PartnerJoined", "partner_id"),
@@ -231,7 +159,7 @@ def test_founding_envelope_fields_are_kept(api: LedgerApi) -> None:
     assert body["source"] == {"system": "intranet", "id": "c-1"}
 
 
-def test_the_actor_is_the_token_name(api: LedgerApi, app: Any) -> None:
+def test_the_actor_is_the_token_name(api: LedgerApi, app: Flask) -> None:
     other = app.extensions["ledger.tokens"].create("second-recorder")
     response = api.client.post(
         "/collaborations",
@@ -293,7 +221,7 @@ def test_collaborations_are_paged_with_a_cursor(api: LedgerApi) -> None:
 def test_posted_event_carries_type_data_full_envelope_version_and_position(
     api: LedgerApi, founded: str
 ) -> None:
-    envelope = {
+    envelope: dict[str, Any] = {
         "effective_at": day(5),
         "acting_for": {"partner_id": "school"},
         "capacity": "chair",
@@ -595,6 +523,20 @@ def test_basis_of_the_default_answer_is_now_at_the_latest_version(
     assert INSTANT.match(basis["at"])
     assert before <= basis["at"] <= after
     assert basis["as_of"] == basis["at"]
+
+
+def test_version_and_at_combine(api: LedgerApi, founded: str) -> None:
+    early = api.state(founded, version=4, at=day(1.5))
+    late = api.state(founded, version=4, at=day(5))
+    everything = api.state(founded, version=FOUNDED_VERSION, at=day(1.5))
+
+    assert early["basis"] == {"version": 4, "known_at": None, "at": day(1.5), "as_of": day(1.5)}
+    assert set(early["partners"]) == {"school", "city", "gone"}
+    assert late["partners"]["gone"]["status"] == "current"
+    assert late["members"] == {}
+    assert everything["partners"]["gone"]["status"] == "current"
+    assert everything["members"] == {}
+    assert everything["roles"] == {}
 
 
 def test_at_is_normalised_to_utc_in_the_basis(api: LedgerApi, founded: str) -> None:

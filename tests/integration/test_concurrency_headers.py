@@ -48,9 +48,7 @@ def test_two_writers_with_the_same_etag_one_wins(api: LedgerApi, founded: str) -
     assert [e["data"] for e in api.events(founded)[FOUNDED_VERSION:]] == [PHASE]
 
 
-@pytest.mark.parametrize(
-    "header", ["12", '"abc"', '"-1"', "", 'W/"', '"1", "2"', '"1234567890123"']
-)
+@pytest.mark.parametrize("header", ["12", "abc", "", 'W/"', '"12', '12"'])
 def test_malformed_if_match_is_400_and_stores_nothing(
     api: LedgerApi, founded: str, header: str
 ) -> None:
