@@ -1,7 +1,12 @@
-"""Fixtures chain settings → service → app → client, each on a fresh SQLite file."""
+"""Fixtures chain settings → service → app → client, each on a fresh database.
+
+Integration and end-to-end tests run on both backends: a SQLite file and a database of a
+throwaway PostgreSQL cluster that the session starts (see tests/pg.py).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +18,48 @@ from ledger.api import create_app
 from ledger.service import LedgerService
 from ledger.settings import Settings
 from ledger.tokens import TokenStore
+from tests import pg
+
+BACKENDS = ("sqlite", "postgres")
+BOTH_BACKENDS = ("integration", "e2e", "faults")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    suite = Path(str(metafunc.definition.path)).parent.name
+    if "backend" in metafunc.fixturenames and suite in BOTH_BACKENDS:
+        scope = "module" if suite in ("e2e", "faults") else "function"
+        metafunc.parametrize("backend", BACKENDS, scope=scope)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[pg.Cluster]:
+    cluster = pg.start_cluster()
+    if cluster is None:
+        message = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        if IN_CI:
+            pytest.fail(f"{message}; CI must run every PostgreSQL test")
+        pytest.skip(message)
+    yield cluster
+    pg.remove(cluster)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+def backend() -> str:
+    """Unit tests run on SQLite; integration and e2e tests are parametrized over both."""
+    return "sqlite"
+
+
+def database_url(backend: str, directory: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "postgres":
+        cluster: pg.Cluster = request.getfixturevalue("postgres_cluster")
+        return cluster.new_database()
+    return f"sqlite:///{directory / 'ledger.sqlite'}"
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    return Settings(database_url=database_url(backend, tmp_path, request))
 
 
 @pytest.fixture
@@ -48,3 +90,13 @@ def auth(token: str) -> dict[str, str]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if pg.find_bin_dir() is None:
+        terminalreporter.write_line(
+            "WARNING: PostgreSQL is not installed, so every PostgreSQL test was SKIPPED. "
+            "Install it (apt-get install postgresql) to test both backends.",
+            red=True,
+            bold=True,
+        )

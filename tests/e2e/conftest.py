@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import database_url
+
 
 @dataclass(frozen=True)
 class Server:
@@ -71,11 +73,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
     directory: Path = tmp_path_factory.mktemp("e2e")
     env = {
         **os.environ,
-        "LEDGER_DATABASE_URL": f"sqlite:///{directory / 'ledger.sqlite'}",
+        "LEDGER_DATABASE_URL": database_url(backend, directory, request),
         "LEDGER_LOG_LEVEL": "WARNING",
     }
     token = ledger_command("token", "create", "--name", "e2e-admin", env=env).strip()

@@ -14,6 +14,12 @@ def api(client: FlaskClient, auth: dict[str, str]) -> LedgerApi:
 
 
 @pytest.fixture
+def bare(api: LedgerApi) -> str:
+    """A collaboration that was only founded: its stream holds one event."""
+    return api.found_id()
+
+
+@pytest.fixture
 def founded(api: LedgerApi) -> str:
     """A collaboration founded on day 0 (2024-01-01), with its history backdated:
 

@@ -17,6 +17,7 @@ FOUNDED_AT = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 # The stream version of the `founded` fixture (tests/integration/conftest.py).
 FOUNDED_VERSION = 12
+BARE_VERSION = 1
 
 
 def day(days: float) -> str:

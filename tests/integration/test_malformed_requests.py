@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.integration.helpers import (
-    FOUNDED_VERSION,
+    BARE_VERSION,
     UNKNOWN_UUID,
     LedgerApi,
     assert_problem,
@@ -340,9 +340,9 @@ FAILING_CASES: dict[str, tuple[Bad, str]] = {
 }
 
 
-def check_bad_request(api: LedgerApi, founded: str, case: Bad) -> None:
+def check_bad_request(api: LedgerApi, bare: str, case: Bad) -> None:
     collaborations = api.collaboration_ids()
-    path = case.path.format(cid=founded)
+    path = case.path.format(cid=bare)
     if case.query:
         path += "?" + case.query
     headers = dict(api.auth)
@@ -358,13 +358,13 @@ def check_bad_request(api: LedgerApi, founded: str, case: Bad) -> None:
         assert all(entry["in"] == "body" for entry in problem["errors"])
     if case.status == 400 and case.fields:
         assert all(entry["in"] == "query" for entry in problem["errors"])
-    assert api.version(founded) == FOUNDED_VERSION
+    assert api.version(bare) == BARE_VERSION
     assert api.collaboration_ids() == collaborations
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_bad_input_is_a_problem_and_stores_nothing(api: LedgerApi, founded: str, case: Bad) -> None:
-    check_bad_request(api, founded, case)
+def test_bad_input_is_a_problem_and_stores_nothing(api: LedgerApi, bare: str, case: Bad) -> None:
+    check_bad_request(api, bare, case)
 
 
 @pytest.mark.parametrize(
@@ -374,8 +374,8 @@ def test_bad_input_is_a_problem_and_stores_nothing(api: LedgerApi, founded: str,
         for name, (case, reason) in FAILING_CASES.items()
     ],
 )
-def test_out_of_range_input_is_a_problem_not_a_500(api: LedgerApi, founded: str, case: Bad) -> None:
-    check_bad_request(api, founded, case)
+def test_out_of_range_input_is_a_problem_not_a_500(api: LedgerApi, bare: str, case: Bad) -> None:
+    check_bad_request(api, bare, case)
 
 
 @pytest.mark.xfail(
@@ -383,10 +383,8 @@ def test_out_of_range_input_is_a_problem_not_a_500(api: LedgerApi, founded: str,
     reason="timefmt.format_instant uses strftime('%Y'), which does not pad years before 1000; "
     "'0001-01-01T00:00:00Z' becomes '1-01-01T…', which parse_instant then rejects (500)",
 )
-def test_a_moment_in_year_1_is_answered_with_a_4xx(api: LedgerApi, founded: str) -> None:
-    response = api.client.get(
-        f"/collaborations/{founded}?at=0001-01-01T00:00:00Z", headers=api.auth
-    )
+def test_a_moment_in_year_1_is_answered_with_a_4xx(api: LedgerApi, bare: str) -> None:
+    response = api.client.get(f"/collaborations/{bare}?at=0001-01-01T00:00:00Z", headers=api.auth)
 
     assert response.status_code in (400, 404)
     assert response.mimetype == "application/problem+json"
@@ -415,15 +413,15 @@ def test_a_founding_before_year_1000_is_rejected_or_stays_usable(api: LedgerApi)
     [nested(32, ""), nested(31, "1"), nested(31, '"x"')],
     ids=["empty innermost array", "value at depth 31", "string at depth 31"],
 )
-def test_nesting_depth_32_is_accepted_as_json(api: LedgerApi, founded: str, body: bytes) -> None:
+def test_nesting_depth_32_is_accepted_as_json(api: LedgerApi, bare: str, body: bytes) -> None:
     response = api.client.post(
-        EVENTS.format(cid=founded), data=body, headers={**api.auth, "Content-Type": JSON}
+        EVENTS.format(cid=bare), data=body, headers={**api.auth, "Content-Type": JSON}
     )
 
     # The note must be text, so the schema rejects it: as a 422, not as malformed JSON.
     problem = assert_problem(response, 422)
     assert error_fields(problem) == {"note"}
-    assert api.version(founded) == FOUNDED_VERSION
+    assert api.version(bare) == BARE_VERSION
 
 
 @pytest.mark.xfail(
@@ -433,10 +431,10 @@ def test_nesting_depth_32_is_accepted_as_json(api: LedgerApi, founded: str, body
 )
 @pytest.mark.parametrize("innermost", ["1", '"x"'], ids=["number", "string"])
 def test_a_value_inside_32_nested_containers_is_accepted_as_json(
-    api: LedgerApi, founded: str, innermost: str
+    api: LedgerApi, bare: str, innermost: str
 ) -> None:
     response = api.client.post(
-        EVENTS.format(cid=founded),
+        EVENTS.format(cid=bare),
         data=nested(32, innermost),
         headers={**api.auth, "Content-Type": JSON},
     )
@@ -449,10 +447,10 @@ def test_a_value_inside_32_nested_containers_is_accepted_as_json(
     "content_type", ["application/json; charset=utf-8", "application/problem+json"]
 )
 def test_json_media_types_with_parameters_or_suffix_are_accepted(
-    api: LedgerApi, founded: str, content_type: str
+    api: LedgerApi, bare: str, content_type: str
 ) -> None:
     response = api.client.post(
-        EVENTS.format(cid=founded),
+        EVENTS.format(cid=bare),
         data=event(),
         headers={**api.auth, "Content-Type": content_type},
     )
@@ -460,23 +458,23 @@ def test_json_media_types_with_parameters_or_suffix_are_accepted(
     assert response.status_code == 201
 
 
-def test_integer_2_to_the_53_is_accepted_as_json(api: LedgerApi, founded: str) -> None:
+def test_integer_2_to_the_53_is_accepted_as_json(api: LedgerApi, bare: str) -> None:
     body = text('{"type": "PhaseStarted", "data": {"name": "Pilot"}, "note": 9007199254740992}')
 
     response = api.client.post(
-        EVENTS.format(cid=founded), data=body, headers={**api.auth, "Content-Type": JSON}
+        EVENTS.format(cid=bare), data=body, headers={**api.auth, "Content-Type": JSON}
     )
 
     problem = assert_problem(response, 422)
     assert error_fields(problem) == {"note"}
 
 
-def test_a_body_just_within_the_limit_is_read(api: LedgerApi, founded: str) -> None:
+def test_a_body_just_within_the_limit_is_read(api: LedgerApi, bare: str) -> None:
     envelope = len(event(note=""))
     body = event(note="x" * (256 * 1024 - envelope - 1000))
 
     response = api.client.post(
-        EVENTS.format(cid=founded), data=body, headers={**api.auth, "Content-Type": JSON}
+        EVENTS.format(cid=bare), data=body, headers={**api.auth, "Content-Type": JSON}
     )
 
     # Within the byte limit, the note is still longer than a note may be: a 422, not a 413.
@@ -484,10 +482,8 @@ def test_a_body_just_within_the_limit_is_read(api: LedgerApi, founded: str) -> N
     assert error_fields(problem) == {"note"}
 
 
-def test_a_validation_error_points_into_the_body(api: LedgerApi, founded: str) -> None:
-    response = api.post_event(
-        founded, "MandateGranted", money(amount="-1"), effective_at="yesterday"
-    )
+def test_a_validation_error_points_into_the_body(api: LedgerApi, bare: str) -> None:
+    response = api.post_event(bare, "MandateGranted", money(amount="-1"), effective_at="yesterday")
 
     problem = assert_problem(response, 422)
     pointers = {entry["field"]: entry.get("pointer") for entry in problem["errors"]}
@@ -511,10 +507,10 @@ def test_a_validation_error_points_into_the_body(api: LedgerApi, founded: str) -
     ids=["object-level rule", "body not an object"],
 )
 def test_an_object_level_error_points_at_the_object(
-    api: LedgerApi, founded: str, body: bytes, field: str, pointer: str
+    api: LedgerApi, bare: str, body: bytes, field: str, pointer: str
 ) -> None:
     response = api.client.post(
-        EVENTS.format(cid=founded), data=body, headers={**api.auth, "Content-Type": JSON}
+        EVENTS.format(cid=bare), data=body, headers={**api.auth, "Content-Type": JSON}
     )
 
     problem = assert_problem(response, 422)

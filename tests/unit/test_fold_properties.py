@@ -224,7 +224,13 @@ def _agreement_changed(draw: Draw, state: State) -> Command:
     refs = _since(state, "agreements", agreement_id)
     event_type = draw(
         st.sampled_from(
-            ["AgreementAmended", "AgreementCorrected", "AgreementReviewed", "AgreementEnded"]
+            [
+                "AgreementAmended",
+                "AgreementCorrected",
+                "AgreementCorrected",
+                "AgreementReviewed",
+                "AgreementEnded",
+            ]
         )
     )
     if event_type == "AgreementReviewed":
@@ -414,7 +420,7 @@ def test_state_in_force_at_a_valid_time_is_the_fold_of_what_counts_then(
         cid, _ = _record_history(data.draw, service)
         stored = service.events(cid, 0, 1000)
         effective = [e.envelope["effective_at"] for e in stored]
-        for _ in range(4):
+        for _ in range(8):
             at = _moment(data.draw, effective)
             version = data.draw(st.sampled_from([None, len(stored), *range(1, len(stored) + 1)]))
             known = stored if version is None else stored[:version]
