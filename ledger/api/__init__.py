@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import http
 import logging
 import time
 from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
 from ledger import logs
 from ledger.api import catalogue, collaborations, docs, health, requests
 from ledger.api.problems import register_error_handlers
+from ledger.api.schemas import ProblemSchema
 from ledger.service import LedgerService
 from ledger.settings import Settings
 from ledger.tokens import TokenStore
@@ -20,10 +23,24 @@ access_log = logging.getLogger("ledger.access")
 
 
 class LedgerApi(Api):
-    """flask-smorest's Api, with errors left to the ledger's problem+json handlers."""
+    """flask-smorest's Api, with errors left to the ledger's problem+json handlers and
+    documented as the problem+json bodies they are."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         return None
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = ProblemSchema
+            prepare_response(response, self.spec, "application/problem+json")
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "A problem (RFC 9457)", "schema": ProblemSchema}
+        prepare_response(default, self.spec, "application/problem+json")
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
 
 def create_app(config: Settings | None = None) -> Flask:

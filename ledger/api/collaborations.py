@@ -28,6 +28,21 @@ blp = Blueprint(
 
 FOUNDING_DATA = ("name", "mission", "languages")
 Headers = dict[str, str]
+IDEMPOTENCY_KEY_DOC = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Retry safely: the same key and body return the original result; "
+    "the same key with another body is 422.",
+}
+IF_MATCH_DOC = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "schema": {"type": "string", "example": '"12"'},
+    "description": "The ETag (stream version) you last read; 412 if the stream moved on.",
+}
 
 
 def service() -> LedgerService:
@@ -76,6 +91,7 @@ class Collaborations(MethodView):
 
     @blp.arguments(FoundingSchema)
     @blp.response(201, StoredEventSchema)
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_DOC])
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, Headers]:
         """Found a collaboration (the CollaborationFounded data plus envelope fields)."""
         data = {name: body[name] for name in FOUNDING_DATA if name in body}
@@ -125,6 +141,7 @@ class Events(MethodView):
 
     @blp.arguments(EventSubmissionSchema)
     @blp.response(201, StoredEventSchema)
+    @blp.doc(parameters=[IF_MATCH_DOC, IDEMPOTENCY_KEY_DOC])
     def post(
         self, body: dict[str, Any], collaboration_id: str
     ) -> tuple[dict[str, Any], int, Headers]:

@@ -244,6 +244,8 @@ class Instant(fields.String):
             return format_instant(parse_instant(_trim_fraction(text)))
         except ValueError:
             raise ValidationError("This date-time does not exist; check the date.") from None
+        except OverflowError:
+            raise ValidationError("This date-time is outside years 0001 to 9999 in UTC.") from None
 
 
 def _trim_fraction(text: str) -> str:

@@ -15,6 +15,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(security=[])
     @blp.response(200)
     def get(self) -> dict[str, Any]:
         """The process is up."""
@@ -23,6 +24,7 @@ class Health(MethodView):
 
 @blp.route("/ready")
 class Ready(MethodView):
+    @blp.doc(security=[])
     @blp.response(200)
     def get(self) -> dict[str, Any]:
         """The database is reachable."""

@@ -98,7 +98,8 @@ def _status_of(error: errors.LedgerError) -> int:
 def _flatten(messages: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     if isinstance(messages, Mapping):
         for key, value in messages.items():
-            yield from _flatten(value, (*path, str(key)))
+            # marshmallow files errors about a whole object under "_schema": they belong to it.
+            yield from _flatten(value, path if key == "_schema" else (*path, str(key)))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         yield ".".join(path), " ".join(messages)
     elif isinstance(messages, list):

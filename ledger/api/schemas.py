@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -21,6 +21,7 @@ from ledger.api.fields import (
 from ledger.domain import vocabulary as v
 
 SHORT = 200
+MAX_VERSION = 2**53
 LIST_MAX = 200
 
 
@@ -359,6 +360,30 @@ class FoundingSchema(CollaborationFoundedData):
 # Responses.
 
 
+class ProblemEntrySchema(Schema):
+    field = fields.String(metadata={"description": "The offending field, dotted (data.partner_id)"})
+    pointer = fields.String(metadata={"description": "RFC 6901 pointer into the body"})
+    detail = fields.String(metadata={"description": "What is wrong and how to fix it"})
+
+    class Meta:
+        # "in" is a Python keyword: declared here instead of as an attribute.
+        include: ClassVar[dict[str, fields.Field[Any]]] = {
+            "in": fields.String(metadata={"enum": ["body", "query", "header"]})
+        }
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, the body of every error."""
+
+    type = fields.String(metadata={"description": "Stable URI naming the problem"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "What went wrong, in one sentence"})
+    rule = fields.String(metadata={"description": "The governance rule broken (409)"})
+    errors = fields.List(fields.Nested(ProblemEntrySchema))
+    current_version = fields.Integer(metadata={"description": "The stream version (412)"})
+
+
 class StoredEventSchema(Schema):
     collaboration_id = fields.String()
     type = fields.String()
@@ -432,11 +457,11 @@ class EventTypeCatalogueSchema(Schema):
 
 
 class PageQuerySchema(Schema):
-    limit = fields.Integer(strict=False, validate=validate.Range(min=1))
+    limit = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
 
 
 class EventPageQuerySchema(PageQuerySchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
 
 
 class CollaborationPageQuerySchema(PageQuerySchema):
@@ -446,7 +471,7 @@ class CollaborationPageQuerySchema(PageQuerySchema):
 
 
 class StateQuerySchema(Schema):
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_VERSION))
     known_at = Instant()
     at = Instant()
 

@@ -44,15 +44,19 @@ def _finite_float(text: str) -> float:
 
 
 def _check(value: Any, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise MalformedJSONError(f"The JSON is nested deeper than {MAX_DEPTH} levels.")
+    """Walk the value; `depth` counts the arrays and objects enclosing it."""
     if isinstance(value, str):
         _check_text(value)
-    elif isinstance(value, dict):
+        return
+    if not isinstance(value, dict | list):
+        return
+    if depth + 1 > MAX_DEPTH:
+        raise MalformedJSONError(f"The JSON is nested deeper than {MAX_DEPTH} levels.")
+    if isinstance(value, dict):
         for key, item in value.items():
             _check_text(key)
             _check(item, depth + 1)
-    elif isinstance(value, list):
+    else:
         for item in value:
             _check(item, depth + 1)
 
@@ -84,5 +88,5 @@ def loads_strict(body: bytes) -> Any:
         raise MalformedJSONError(
             f"The body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
         ) from None
-    _check(value, 1)
+    _check(value, 0)
     return value

@@ -33,7 +33,7 @@ IDS = {
     ]
 }
 PROPERTY_SETTINGS = settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -378,18 +378,18 @@ def _service(draw: Draw) -> LedgerService:
     return LedgerService(Settings(database_url="sqlite:///:memory:", snapshot_interval=interval))
 
 
+def _around(stamp: str) -> tuple[datetime, datetime]:
+    exact = parse_instant(stamp)
+    return exact, exact - timedelta(microseconds=1)
+
+
+def _anywhere(draw: Draw) -> datetime:
+    return FOUNDED_AT + timedelta(hours=draw(st.integers(-72, 24 * 500)))
+
+
 def _moment(draw: Draw, stamps: list[str]) -> datetime:
     """A valid time on an event's exact effective_at, just before it, or anywhere around."""
-    exact = parse_instant(draw(st.sampled_from(stamps)))
-    return draw(
-        st.sampled_from(
-            [
-                exact,
-                exact - timedelta(microseconds=1),
-                FOUNDED_AT + timedelta(hours=draw(st.integers(-72, 24 * 500))),
-            ]
-        )
-    )
+    return draw(st.sampled_from([*_around(draw(st.sampled_from(stamps))), _anywhere(draw)]))
 
 
 @PROPERTY_SETTINGS
@@ -419,10 +419,12 @@ def test_state_in_force_at_a_valid_time_is_the_fold_of_what_counts_then(
     try:
         cid, _ = _record_history(data.draw, service)
         stored = service.events(cid, 0, 1000)
-        effective = [e.envelope["effective_at"] for e in stored]
-        for _ in range(8):
-            at = _moment(data.draw, effective)
-            version = data.draw(st.sampled_from([None, len(stored), *range(1, len(stored) + 1)]))
+        # The state in force only changes when an event takes effect: try every such moment,
+        # the instant before it, and a few moments anywhere.
+        moments = {m for e in stored for m in _around(e.envelope["effective_at"])}
+        moments |= {_anywhere(data.draw) for _ in range(3)}
+        for at in sorted(moments):
+            version = data.draw(st.sampled_from([None, *range(1, len(stored) + 1)]))
             known = stored if version is None else stored[:version]
             if format_instant(at) < stored[0].envelope["effective_at"]:
                 try:
