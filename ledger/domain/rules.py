@@ -155,6 +155,12 @@ def _role_assigned(state: State, data: Data, at: str) -> None:
         raise errors.RoleNotVacantError(
             f"Role '{data['role_id']}' is held by '{role['holder']}'; hand it over instead."
         )
+    vacated_at = role.get("vacated_at")  # absent in states folded before it was tracked
+    if vacated_at is not None and vacated_at > at:
+        raise errors.EffectiveBeforeReferenceError(
+            f"The assignment takes effect at {at}, before role '{data['role_id']}' became "
+            f"vacant ({vacated_at})."
+        )
     _current_member(state, data["person_id"], at)
 
 

@@ -157,7 +157,14 @@ def _role_handed_over(state: State, data: Data, stamp: Stamp) -> None:
 
 
 def _vacate(role: dict[str, Any], stamp: Stamp) -> None:
-    role.update(status="vacant", holder=None, method=None, held_since=None, term_ends_on=None)
+    role.update(
+        status="vacant",
+        holder=None,
+        method=None,
+        held_since=None,
+        term_ends_on=None,
+        vacated_at=stamp.effective_at,
+    )
 
 
 def _role_vacated(state: State, data: Data, stamp: Stamp) -> None:
