@@ -27,6 +27,7 @@ from psycopg.sql import SQL
 LEDGER_TABLES = (
     "CREATE TABLE IF NOT EXISTS ledger_event_index ("
     " position BIGINT PRIMARY KEY,"
+    " notification_id BIGINT NOT NULL UNIQUE,"
     " collaboration_id TEXT NOT NULL,"
     " version BIGINT NOT NULL,"
     " type TEXT NOT NULL,"
@@ -35,7 +36,15 @@ LEDGER_TABLES = (
     " source_system TEXT,"
     " source_id TEXT,"
     " fingerprint TEXT NOT NULL,"
-    " request_id TEXT NOT NULL)",
+    " request_id TEXT NOT NULL,"
+    " subject_kind TEXT,"
+    " subject_id TEXT,"
+    " cause_kind TEXT,"
+    " cause_id TEXT)",
+    "CREATE INDEX IF NOT EXISTS ledger_event_index_subject"
+    " ON ledger_event_index (collaboration_id, subject_kind, subject_id)",
+    "CREATE INDEX IF NOT EXISTS ledger_event_index_cause"
+    " ON ledger_event_index (collaboration_id, cause_kind, cause_id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS ledger_event_index_stream"
     " ON ledger_event_index (collaboration_id, version)",
     "CREATE INDEX IF NOT EXISTS ledger_event_index_recorded"
@@ -90,6 +99,10 @@ class IndexEntry:
     source_id: str | None
     fingerprint: str
     request_id: str
+    subject_kind: str | None = None
+    subject_id: str | None = None
+    cause_kind: str | None = None
+    cause_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,21 +157,29 @@ class LedgerStore:
         raise NotImplementedError
 
     def write_ledger_rows(
-        self, cursor: Cursorlike, positions: Sequence[int], kwargs: Mapping[str, Any]
-    ) -> None:
-        """Index, collaboration and idempotency rows for the events just inserted."""
+        self, cursor: Cursorlike, notification_ids: Sequence[int], kwargs: Mapping[str, Any]
+    ) -> list[int]:
+        """Index, collaboration and idempotency rows for the events just inserted; returns
+        their positions in the global log: gap-free and in commit order, unlike the
+        database's own ids (a PostgreSQL sequence skips the values of rolled-back inserts)."""
         index: Sequence[IndexEntry] = kwargs.get("index", ())
-        # The events table is locked for writing now, so this is the latest of the whole log.
-        self.run(cursor, "SELECT MAX(recorded_at) AS latest FROM ledger_event_index")
-        latest = cursor.fetchone()["latest"]
-        if latest is not None and index and index[0].recorded_at < latest:
-            raise RecordedAtBehindError(latest)
-        for position, e in zip(positions, index, strict=True):
+        # The events table is locked for writing now, so this is the head of the whole log.
+        self.run(
+            cursor,
+            "SELECT position, recorded_at FROM ledger_event_index ORDER BY position DESC LIMIT 1",
+        )
+        head = cursor.fetchone()
+        if head is not None and index and index[0].recorded_at < head["recorded_at"]:
+            raise RecordedAtBehindError(head["recorded_at"])
+        first = head["position"] + 1 if head is not None else 1
+        positions = list(range(first, first + len(index)))
+        for position, notification_id, e in zip(positions, notification_ids, index, strict=True):
             self.run(
                 cursor,
-                "INSERT INTO ledger_event_index VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (position, e.collaboration_id, e.version, e.type, e.effective_at,
-                 e.recorded_at, e.source_system, e.source_id, e.fingerprint, e.request_id),
+                "INSERT INTO ledger_event_index VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (position, notification_id, e.collaboration_id, e.version, e.type,
+                 e.effective_at, e.recorded_at, e.source_system, e.source_id, e.fingerprint,
+                 e.request_id, e.subject_kind, e.subject_id, e.cause_kind, e.cause_id),
             )  # fmt: skip
             if e.version == 1:
                 self.run(
@@ -175,6 +196,7 @@ class LedgerStore:
                 (idempotency.actor, idempotency.key, idempotency.fingerprint,
                  index[-1].collaboration_id, index[-1].version),
             )  # fmt: skip
+        return positions
 
 
 # SQLite
@@ -224,10 +246,9 @@ class LedgerSQLiteRecorder(LedgerStore, SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._insert_events(c, stored_events)
-        assert positions is not None  # the application recorder returns rowids
-        self.write_ledger_rows(c, positions, kwargs)
-        return positions
+        rowids = super()._insert_events(c, stored_events)
+        assert rowids is not None  # the application recorder returns rowids
+        return self.write_ledger_rows(c, rowids, kwargs)
 
     def durability_problems(self) -> list[str]:
         synchronous = self.query_one("PRAGMA synchronous")
@@ -256,10 +277,9 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        assert positions is not None  # RETURNING notification_id
-        self.write_ledger_rows(curs, positions, kwargs)
-        return positions
+        notification_ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert notification_ids is not None  # RETURNING notification_id
+        return self.write_ledger_rows(curs, notification_ids, kwargs)
 
     def durability_problems(self) -> list[str]:
         problems = []

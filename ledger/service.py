@@ -18,6 +18,7 @@ from ledger.domain import errors
 from ledger.domain.model import Collaboration
 from ledger.domain.moments import fold_at
 from ledger.domain.state import State
+from ledger.domain.subjects import cause_of, subject_of
 from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.domain.views import derive
 from ledger.persistence import IdempotencyEntry, IndexEntry, RecordedAtBehindError
@@ -203,8 +204,13 @@ class LedgerService:
                 source_id=event.envelope.get("source", {}).get("id"),
                 fingerprint=content,
                 request_id=request_id,
+                subject_kind=subject[0] if subject else None,
+                subject_id=subject[1] if subject else None,
+                cause_kind=cause[0] if cause else None,
+                cause_id=cause[1] if cause else None,
             )
             for event, content in zip(pending, fingerprints, strict=True)
+            for subject, cause in [(subject_of(event.type, event.data), cause_of(event.envelope))]
         ]
         try:
             recordings = self.app.save(
