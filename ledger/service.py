@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,7 @@ from ledger.application import LedgerApplication
 from ledger.domain import errors
 from ledger.domain.model import Collaboration
 from ledger.domain.moments import fold_at
-from ledger.domain.state import State
+from ledger.domain.state import State, empty_state
 from ledger.domain.subjects import cause_of, subject_of
 from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.domain.views import derive
@@ -347,6 +348,29 @@ class LedgerService:
             (str(_uuid(collaboration_id)), after, last),
         )
         return {row["version"]: row["position"] for row in rows}
+
+    def folded_state(self, collaboration_id: str, version: int) -> State:
+        """The plain fold of the first `version` events (no derived statuses); a copy."""
+        if version == 0:
+            self.stream_version(collaboration_id)
+            return empty_state()
+        return copy.deepcopy(self._load(collaboration_id, version).state)
+
+    def events_at(self, collaboration_id: str, versions: Sequence[int]) -> list[RecordedEvent]:
+        """The events at the given versions of the stream, in stream order."""
+        return [self.events(collaboration_id, v - 1, 1)[0] for v in sorted(set(versions))]
+
+    def versions_where(
+        self, collaboration_id: str, condition: str, params: Sequence[Any]
+    ) -> list[int]:
+        """Versions of the stream's events whose index row meets `condition` (SQL, `?` params)."""
+        rows = self.store.query(
+            "SELECT version FROM ledger_event_index WHERE collaboration_id=? AND "
+            + condition
+            + " ORDER BY version",
+            (str(_uuid(collaboration_id)), *params),
+        )
+        return [int(row["version"]) for row in rows]
 
     def _event_at(self, collaboration_id: str, version: int, replayed: bool) -> RecordedEvent:
         event = self.events(collaboration_id, version - 1, 1)[0]

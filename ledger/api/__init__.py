@@ -12,7 +12,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from ledger import logs
-from ledger.api import catalogue, collaborations, docs, health, requests
+from ledger.api import catalogue, collaborations, docs, health, readmodels, requests
 from ledger.api.problems import register_error_handlers
 from ledger.api.schemas import ProblemSchema
 from ledger.service import LedgerService
@@ -68,7 +68,7 @@ def create_app(config: Settings | None = None) -> Flask:
     app.extensions["ledger.service"] = service
     app.extensions["ledger.tokens"] = TokenStore(service.store)
     api = LedgerApi(app)
-    for blueprint in (collaborations.blp, catalogue.blp, health.blp):
+    for blueprint in (collaborations.blp, readmodels.blp, catalogue.blp, health.blp):
         api.register_blueprint(blueprint)
     catalogue.register_data_schemas(api)
     app.extensions["ledger.catalogue"] = catalogue.build_catalogue(api)

@@ -22,6 +22,7 @@ STATUS: dict[type[Exception], int] = {
     errors.RuleViolation: 409,
     errors.UnknownEventTypeError: 422,
     errors.CollaborationNotFoundError: 404,
+    errors.ItemNotFoundError: 404,
     errors.NotYetRecordedError: 404,
     errors.NotYetInForceError: 404,
     errors.MomentOutOfRangeError: 422,

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint as SmorestBlueprint
+from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
 from ledger.api.problems import ApiProblem
@@ -27,7 +28,13 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 class StrictParser(FlaskParser):
-    """Hands schemas the body parsed strictly once, before the view (see `check_body`)."""
+    """Hands schemas the body parsed strictly once, before the view (see `check_body`), and
+    rejects unknown query parameters: a typo like `?knownat=` must not silently mean "now"."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {  # noqa: RUF012 - as webargs declares it
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+    }
 
     def _raw_load_json(self, req: Any) -> Any:
         return g.get("json_body")

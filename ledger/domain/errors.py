@@ -129,3 +129,9 @@ class NotYetRecordedError(LedgerError):
 
 class NotYetInForceError(LedgerError):
     rule = "not-yet-in-force"
+
+
+class ItemNotFoundError(LedgerError):
+    """A role, mandate, agreement, decision or reflection asked for does not exist."""
+
+    rule = "item-not-found"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from ledger.domain.timefmt import format_instant
+from ledger.settings import Settings
 
 PROBLEM_TYPE = "application/problem+json"
 FOUNDED_AT = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
@@ -18,6 +20,11 @@ UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 # The stream version of the `founded` fixture (tests/integration/conftest.py).
 FOUNDED_VERSION = 12
 BARE_VERSION = 1
+
+
+def sqlite_settings(directory: Path) -> Settings:
+    """Settings on a SQLite file, for modules whose behaviour does not depend on the backend."""
+    return Settings(database_url=f"sqlite:///{directory / 'ledger.sqlite'}")
 
 
 def day(days: float) -> str:

@@ -1,0 +1,95 @@
+"""kill -9 of gunicorn workers, and of the whole server, while writers append concurrently:
+nothing acknowledged is lost, nothing is stored twice, nothing is stored that nobody sent."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import database_url
+from tests.faults.harness import (
+    ORPHAN_COMMIT_ON_POSTGRES,
+    Client,
+    LedgerServer,
+    UnaskedForEvents,
+    audit,
+    batches,
+    expect_on_postgres,
+    in_background,
+    read_database,
+    repeatedly,
+)
+
+THREADS, PER_THREAD, STREAMS = 8, 50, 4
+
+
+def test_killing_workers_at_random_loses_and_duplicates_nothing(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    seed: int,
+    rng: random.Random,
+) -> None:
+    expect_on_postgres(request, backend, UnaskedForEvents, ORPHAN_COMMIT_ON_POSTGRES)
+    started = time.monotonic()
+    with LedgerServer(database_url(backend, tmp_path, request), tmp_path, workers=2) as server:
+        client = Client(server.url, server.create_token("writer"), "writer")
+        ids = client.found([f"kill-{n}" for n in range(STREAMS)], "kill")
+        work = batches(ids, THREADS, PER_THREAD, "kill")
+        with repeatedly(rng, 0.3, 0.8, lambda: server.kill_worker(rng)):
+            client.submit_all(work)
+        assert server.kills >= 5, "too few kills to mean anything; the load ended too soon"
+    report = audit(
+        f"worker-kills/{backend}",
+        seed,
+        read_database(server.database_url),
+        [client],
+        kills=server.kills,
+        elapsed=time.monotonic() - started,
+    )
+    report.publish()
+    report.assert_intact()
+    assert report.acknowledged == STREAMS + THREADS * PER_THREAD
+
+
+def test_killing_the_whole_server_once_and_restarting_it_loses_and_duplicates_nothing(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    seed: int,
+    rng: random.Random,
+) -> None:
+    expect_on_postgres(request, backend, UnaskedForEvents, ORPHAN_COMMIT_ON_POSTGRES)
+    started = time.monotonic()
+    with LedgerServer(database_url(backend, tmp_path, request), tmp_path, workers=2) as server:
+        client = Client(server.url, server.create_token("writer"), "writer")
+        ids = client.found([f"crash-{n}" for n in range(STREAMS)], "crash")
+        work = batches(ids, THREADS, PER_THREAD, "crash")
+        threshold = STREAMS + rng.randint(THREADS * PER_THREAD // 5, THREADS * PER_THREAD // 2)
+
+        def crash_and_restart(stopped: threading.Event) -> None:
+            while client.acknowledged_count() < threshold and not stopped.is_set():
+                time.sleep(0.01)
+            server.kill()
+            server.restart()
+
+        with in_background(crash_and_restart):
+            client.submit_all(work)
+        assert server.restarts == 1
+    report = audit(
+        f"server-kill/{backend}",
+        seed,
+        read_database(server.database_url),
+        [client],
+        kills=server.kills,
+        restarts=server.restarts,
+        elapsed=time.monotonic() - started,
+    )
+    report.publish()
+    report.assert_intact()
+    assert report.acknowledged == STREAMS + THREADS * PER_THREAD
+    assert report.unknown_then_resolved > 0, "the crash interrupted no request: it proves nothing"
