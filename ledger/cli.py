@@ -18,6 +18,17 @@ def _service() -> LedgerService:
         raise click.ClickException(str(error)) from None
 
 
+def _init_schema() -> None:
+    """Create every table once (the event store's, the ledger's, the read models')."""
+    from projections.register import AgreementRegister
+
+    service = _service()
+    try:
+        AgreementRegister(service, create=True)
+    finally:
+        service.close()
+
+
 @click.group()
 def main() -> None:
     """Governance Ledger: an append-only record of how collaborations govern themselves."""
@@ -31,7 +42,7 @@ def db() -> None:
 @db.command("init")
 def db_init() -> None:
     """Create the tables, once, before any worker starts."""
-    _service().close()
+    _init_schema()
     click.echo("database ready", err=True)
 
 
@@ -41,7 +52,7 @@ def db_init() -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API with gunicorn."""
-    _service().close()  # tables exist before workers race to use them
+    _init_schema()  # tables exist before workers race to use them
     # Workers never create tables: racing to create them on an empty PostgreSQL fails.
     os.environ.update(
         LEDGER_BIND=f"{host}:{port}", LEDGER_WORKERS=str(workers), LEDGER_CREATE_TABLES="n"

@@ -381,6 +381,30 @@ class LedgerService:
         assert isinstance(event, Collaboration.Event)
         return _as_recorded(event, recording.notification.id)
 
+    def feed(self, after: int, limit: int) -> list[RecordedEvent]:
+        """Every collaboration's events after global position `after`, in commit order."""
+        rows = self.store.query(
+            "SELECT position, notification_id FROM ledger_event_index WHERE position>?"
+            " ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        if not rows:
+            return []
+        position_of = {row["notification_id"]: row["position"] for row in rows}
+        notifications = self.app.recorder.select_notifications(
+            start=rows[0]["notification_id"], stop=rows[-1]["notification_id"], limit=len(rows)
+        )
+        events = []
+        for notification in notifications:
+            event = self.app.mapper.to_domain_event(notification)
+            if isinstance(event, Collaboration.Event):
+                events.append(_as_recorded(event, position_of[notification.id]))
+        return events
+
+    def head_position(self) -> int:
+        row = self.store.query_one("SELECT MAX(position) AS head FROM ledger_event_index")
+        return int(row["head"]) if row and row["head"] is not None else 0
+
     def collaborations(self, after: int, limit: int) -> list[CollaborationSummary]:
         """Collaborations in the order they were founded, after global position `after`."""
         rows = self.store.query(

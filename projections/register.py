@@ -81,9 +81,13 @@ class RegisterQuery:
 
 
 class AgreementRegister:
-    def __init__(self, service: LedgerService) -> None:
+    def __init__(self, service: LedgerService, *, create: bool = True) -> None:
         self.service = service
         self.store: LedgerStore = service.store
+        if create:  # never in gunicorn workers: `ledger db init` creates the tables first
+            self.create_tables()
+
+    def create_tables(self) -> None:
         with self.store.writing() as c:
             for statement in TABLES:
                 self.store.run(c, statement)
@@ -185,8 +189,7 @@ class AgreementRegister:
             for statement in DROP:
                 self.store.run(c, statement)
             self.store.run(c, "DELETE FROM projection_positions WHERE name=?", (NAME,))
-            for statement in TABLES:
-                self.store.run(c, statement)
+        self.create_tables()
         return self.catch_up()
 
     def checksum(self) -> str:

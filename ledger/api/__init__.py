@@ -12,12 +12,13 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from ledger import logs
-from ledger.api import catalogue, collaborations, docs, health, readmodels, requests
+from ledger.api import catalogue, collaborations, docs, health, readmodels, register, requests
 from ledger.api.problems import register_error_handlers
 from ledger.api.schemas import ProblemSchema
 from ledger.service import LedgerService
 from ledger.settings import Settings
 from ledger.tokens import TokenStore
+from projections.register import AgreementRegister
 
 access_log = logging.getLogger("ledger.access")
 
@@ -67,8 +68,9 @@ def create_app(config: Settings | None = None) -> Flask:
     service = LedgerService(settings)
     app.extensions["ledger.service"] = service
     app.extensions["ledger.tokens"] = TokenStore(service.store)
+    app.extensions["ledger.register"] = AgreementRegister(service, create=settings.create_tables)
     api = LedgerApi(app)
-    for blueprint in (collaborations.blp, readmodels.blp, catalogue.blp, health.blp):
+    for blueprint in (collaborations.blp, readmodels.blp, register.blp, catalogue.blp, health.blp):
         api.register_blueprint(blueprint)
     catalogue.register_data_schemas(api)
     app.extensions["ledger.catalogue"] = catalogue.build_catalogue(api)
