@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
+from ledger.domain.errors import LedgerError
 from ledger.service import LedgerService
 from ledger.settings import ConfigError, Settings
+from ledger.tokens import TokenStore
 
 
 def _service() -> LedgerService:
@@ -88,14 +93,58 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--name", required=True, help="Who holds it; becomes the `actor` of their events.")
-def token_create(name: str) -> None:
-    """Create an admin token and print it (and nothing else) on stdout."""
-    from ledger.tokens import TokenNameTakenError, TokenStore
+@click.option(
+    "--role",
+    default="admin",
+    show_default=True,
+    type=click.Choice(["admin", "recorder", "funder", "evaluator", "auditor", "system"]),
+)
+@click.option(
+    "--collaboration",
+    "collaborations",
+    multiple=True,
+    help="A collaboration id the token may see (repeat for several).",
+)
+@click.option(
+    "--event-type",
+    "event_types",
+    multiple=True,
+    help="An event type a system token may post (repeat for several).",
+)
+@click.option(
+    "--expires-in", "expires_in", type=click.IntRange(1, 3650), help="Days until the token expires."
+)
+def token_create(name: str, role: str, collaborations: tuple[str, ...],
+                 event_types: tuple[str, ...], expires_in: int | None) -> None:  # fmt: skip
+    """Create a token and print it (and nothing else) on stdout."""
+    with _tokens() as tokens:
+        click.echo(tokens.create(name, role, collaborations=collaborations,
+                                 event_types=event_types, expires_in_days=expires_in))  # fmt: skip
 
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens: name, role, scope, dates (never the tokens themselves)."""
+    with _tokens() as tokens:
+        for row in tokens.all():
+            click.echo(json.dumps(row, sort_keys=True))
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke a token at once."""
+    with _tokens() as tokens:
+        tokens.revoke(name)
+    click.echo(f"revoked {name}", err=True)
+
+
+@contextmanager
+def _tokens() -> Iterator[TokenStore]:
     service = _service()
     try:
-        click.echo(TokenStore(service.store).create(name))
-    except TokenNameTakenError as error:
+        yield TokenStore(service.store)
+    except LedgerError as error:
         raise click.ClickException(error.detail) from None
     finally:
         service.close()

@@ -73,8 +73,20 @@ LEDGER_TABLES = (
     " name TEXT PRIMARY KEY,"
     " token_hash TEXT NOT NULL UNIQUE,"
     " role TEXT NOT NULL,"
+    " collaborations TEXT NOT NULL,"
+    " event_types TEXT NOT NULL,"
     " created_at TEXT NOT NULL,"
+    " created_by TEXT NOT NULL,"
+    " expires_at TEXT,"
     " revoked_at TEXT)",
+    # Who issued or revoked which token, when, with which scope: kept for good.
+    "CREATE TABLE IF NOT EXISTS ledger_token_log ("
+    " at TEXT NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " role TEXT NOT NULL,"
+    " scope TEXT NOT NULL)",
 )
 
 

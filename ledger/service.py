@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -381,21 +381,30 @@ class LedgerService:
         assert isinstance(event, Collaboration.Event)
         return _as_recorded(event, recording.notification.id)
 
-    def feed(self, after: int, limit: int) -> list[RecordedEvent]:
-        """Every collaboration's events after global position `after`, in commit order."""
+    def feed(
+        self, after: int, limit: int, scope: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        """Events of every collaboration (in `scope`, when given) after global position
+        `after`, in commit order."""
+        condition, params = _in_scope(scope)
         rows = self.store.query(
             "SELECT position, notification_id FROM ledger_event_index WHERE position>?"
-            " ORDER BY position LIMIT ?",
-            (after, limit),
+            + condition
+            + " ORDER BY position LIMIT ?",
+            (after, *params, limit),
         )
         if not rows:
             return []
         position_of = {row["notification_id"]: row["position"] for row in rows}
         notifications = self.app.recorder.select_notifications(
-            start=rows[0]["notification_id"], stop=rows[-1]["notification_id"], limit=len(rows)
+            start=rows[0]["notification_id"],
+            stop=rows[-1]["notification_id"],
+            limit=rows[-1]["notification_id"] - rows[0]["notification_id"] + 1,
         )
         events = []
         for notification in notifications:
+            if notification.id not in position_of:
+                continue  # another tenant's event
             event = self.app.mapper.to_domain_event(notification)
             if isinstance(event, Collaboration.Event):
                 events.append(_as_recorded(event, position_of[notification.id]))
@@ -405,13 +414,19 @@ class LedgerService:
         row = self.store.query_one("SELECT MAX(position) AS head FROM ledger_event_index")
         return int(row["head"]) if row and row["head"] is not None else 0
 
-    def collaborations(self, after: int, limit: int) -> list[CollaborationSummary]:
-        """Collaborations in the order they were founded, after global position `after`."""
+    def collaborations(
+        self, after: int, limit: int, scope: Collection[str] | None = None
+    ) -> list[CollaborationSummary]:
+        """Collaborations (in `scope`, when given) in the order they were founded, after
+        global position `after`."""
+        condition, params = _in_scope(scope, "c.")
         rows = self.store.query(
             "SELECT c.*, (SELECT MAX(version) FROM ledger_event_index e"
             "  WHERE e.collaboration_id=c.collaboration_id) AS version"
-            " FROM ledger_collaborations c WHERE position>? ORDER BY position LIMIT ?",
-            (after, limit),
+            " FROM ledger_collaborations c WHERE position>?"
+            + condition
+            + " ORDER BY position LIMIT ?",
+            (after, *params, limit),
         )
         return [CollaborationSummary(**row) for row in rows]
 
@@ -505,6 +520,14 @@ class LedgerService:
 def _posted(envelope: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope as the client posted it (the actor is the principal, not content)."""
     return {k: v for k, v in envelope.items() if k != "actor" and v is not None}
+
+
+def _in_scope(scope: Collection[str] | None, prefix: str = "") -> tuple[str, list[str]]:
+    """A SQL condition limiting rows to the collaborations in scope (none: no limit)."""
+    if scope is None:
+        return "", []
+    ids = sorted(scope) or [""]
+    return f" AND {prefix}collaboration_id IN ({','.join('?' * len(ids))})", ids
 
 
 def _idempotency(

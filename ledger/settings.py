@@ -26,6 +26,7 @@ class Settings:
     log_level: str = "INFO"
     sqlite_lock_timeout: int = 10
     create_tables: bool = True
+    rate_limit: str = "3000 per minute"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -38,6 +39,7 @@ class Settings:
             page_limit_max=_int(env, "LEDGER_PAGE_LIMIT_MAX", cls.page_limit_max),
             log_level=env.get("LEDGER_LOG_LEVEL", cls.log_level).upper(),
             sqlite_lock_timeout=_int(env, "LEDGER_SQLITE_LOCK_TIMEOUT", cls.sqlite_lock_timeout),
+            rate_limit=env.get("LEDGER_RATE_LIMIT", cls.rate_limit),
             create_tables=env.get("LEDGER_CREATE_TABLES", "y").lower()
             not in ("n", "no", "0", "false"),
         )

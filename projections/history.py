@@ -13,7 +13,12 @@ from projections.summaries import summarize
 
 
 def _stamp(event: RecordedEvent) -> Stamp:
-    return Stamp(event.version, event.envelope["effective_at"], event.envelope["recorded_at"])
+    return Stamp(
+        event.version,
+        event.envelope["effective_at"],
+        event.envelope["recorded_at"],
+        bool(event.envelope.get("shared_with_funders", False)),
+    )
 
 
 def latest_state(service: LedgerService, collaboration_id: str) -> dict[str, Any]:

@@ -12,7 +12,17 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from ledger import logs
-from ledger.api import catalogue, collaborations, docs, health, readmodels, register, requests
+from ledger.api import (
+    catalogue,
+    collaborations,
+    docs,
+    health,
+    limits,
+    readmodels,
+    register,
+    requests,
+    tokens,
+)
 from ledger.api.problems import register_error_handlers
 from ledger.api.schemas import ProblemSchema
 from ledger.service import LedgerService
@@ -70,11 +80,14 @@ def create_app(config: Settings | None = None) -> Flask:
     app.extensions["ledger.tokens"] = TokenStore(service.store)
     app.extensions["ledger.register"] = AgreementRegister(service, create=settings.create_tables)
     api = LedgerApi(app)
-    for blueprint in (collaborations.blp, readmodels.blp, register.blp, catalogue.blp, health.blp):
+    blueprints = (collaborations.blp, readmodels.blp, register.blp, catalogue.blp, health.blp,
+                  tokens.blp)  # fmt: skip
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     catalogue.register_data_schemas(api)
     app.extensions["ledger.catalogue"] = catalogue.build_catalogue(api)
     requests.install(app)
+    limits.install(app, settings.rate_limit)
     register_error_handlers(app)
     _log_requests(app)
     docs.install(app)

@@ -7,6 +7,8 @@ from typing import Any
 from flask import current_app, url_for
 from flask.views import MethodView
 
+from ledger.api.access import check_event_type, present_event, present_state
+from ledger.api.problems import ApiProblem
 from ledger.api.requests import Blueprint, etag, idempotency_key, if_match, principal
 from ledger.api.schemas import (
     CollaborationPageQuerySchema,
@@ -51,8 +53,6 @@ def service() -> LedgerService:
 
 
 def limit_of(query: dict[str, Any]) -> int:
-    from ledger.api.problems import ApiProblem
-
     settings = service().settings
     limit = int(query.get("limit", settings.page_limit_default))
     if limit > settings.page_limit_max:
@@ -85,7 +85,7 @@ class Collaborations(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """List collaborations, oldest first, paged with `cursor`."""
         limit = limit_of(query)
-        items = service().collaborations(int(query.get("cursor", 0)), limit)
+        items = service().collaborations(int(query.get("cursor", 0)), limit, principal().scope())
         next_cursor = str(items[-1].position) if len(items) == limit else None
         return {"items": items, "next_cursor": next_cursor}
 
@@ -121,7 +121,7 @@ class Collaboration(MethodView):
             "stream_version": view.stream_version,
             **view.state,
         }
-        return body, 200, {"ETag": etag(view.stream_version)}
+        return present_state(principal(), body), 200, {"ETag": etag(view.stream_version)}
 
 
 @blp.route("/collaborations/<collaboration_id>/events")
@@ -136,7 +136,8 @@ class Events(MethodView):
         events = service().events(collaboration_id, query["after"], limit)
         next_after = events[-1].version if len(events) == limit else None
         version = service().stream_version(collaboration_id)
-        body = {"items": [e.as_dict() for e in events], "next_after": next_after}
+        items = [present_event(principal(), e.as_dict()) for e in events]
+        body = {"items": items, "next_after": next_after}
         return body, 200, {"ETag": etag(version)}
 
     @blp.arguments(EventSubmissionSchema)
@@ -146,6 +147,7 @@ class Events(MethodView):
         self, body: dict[str, Any], collaboration_id: str
     ) -> tuple[dict[str, Any], int, Headers]:
         """Record one governance event: `type`, `data` and optional envelope fields."""
+        check_event_type(principal(), body["type"])
         event = service().record_event(
             collaboration_id,
             body["type"],

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ledger.api.strictjson import MalformedJSONError
 from ledger.domain import errors
 from ledger.settings import ConfigError
+from ledger.tokens import TokenError, TokenNameTakenError, TokenNotFoundError
 
 log = logging.getLogger("ledger.api")
 
@@ -30,6 +31,9 @@ STATUS: dict[type[Exception], int] = {
     errors.ConcurrentWriteError: 503,
     errors.IdempotencyKeyReusedError: 422,
     errors.SourceIdReusedError: 409,
+    TokenNameTakenError: 409,
+    TokenNotFoundError: 404,
+    TokenError: 422,
 }
 
 TITLES = {

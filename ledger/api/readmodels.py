@@ -9,9 +9,10 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ledger.api.access import present_history
 from ledger.api.collaborations import limit_of, service
 from ledger.api.fields import Instant
-from ledger.api.requests import Blueprint
+from ledger.api.requests import Blueprint, principal
 from ledger.domain.timefmt import parse_instant
 from projections import history, timeline
 from projections.summaries import LANGUAGES
@@ -103,7 +104,8 @@ class RoleHistory(MethodView):
     @blp.response(200)
     def get(self, query: dict[str, Any], collaboration_id: str, role_id: str) -> dict[str, Any]:
         """Who held the role when, in valid time, with when the ledger learned of it."""
-        return history.role_history(service(), collaboration_id, role_id, language(query))
+        found = history.role_history(service(), collaboration_id, role_id, language(query))
+        return present_history(principal(), found)
 
 
 @blp.route(
@@ -116,9 +118,9 @@ class ItemHistory(MethodView):
         self, query: dict[str, Any], collaboration_id: str, section: str, item_id: str
     ) -> dict[str, Any]:
         """The life of a mandate or an agreement: versions, amendments, corrections, reviews."""
-        return history.item_life(
-            service(), collaboration_id, section[:-1], item_id, language(query)
-        )
+        kind = section[:-1]
+        life = history.item_life(service(), collaboration_id, kind, item_id, language(query))
+        return present_history(principal(), life)
 
 
 @blp.route("/collaborations/<collaboration_id>/<any(decisions, reflections):section>/<item_id>")

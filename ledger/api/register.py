@@ -14,10 +14,11 @@ from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from ledger.api.access import present_event
 from ledger.api.collaborations import limit_of, service
 from ledger.api.fields import Choice, Id, Instant, IsoDate
 from ledger.api.problems import ApiProblem
-from ledger.api.requests import Blueprint
+from ledger.api.requests import Blueprint, principal
 from ledger.domain import vocabulary as v
 from ledger.domain.timefmt import format_instant
 from projections.register import AgreementRegister, RegisterQuery
@@ -67,7 +68,9 @@ def register() -> AgreementRegister:
 def register_query(query: dict[str, Any], limit: int = 100) -> RegisterQuery:
     now = format_instant(datetime.now(UTC))
     cursor = query.get("cursor")
-    collaborations = query.get("collaboration")
+    requested = {str(c) for c in query.get("collaboration") or ()}
+    scope = principal().scope()
+    collaborations = (requested & scope if requested else scope) if scope is not None else requested
     return RegisterQuery(
         at=query.get("at", now),
         known_at=query.get("known_at", now),
@@ -76,7 +79,7 @@ def register_query(query: dict[str, Any], limit: int = 100) -> RegisterQuery:
         formality=query.get("formality"),
         status=query.get("status"),
         review_due_before=query.get("review_due_before"),
-        collaborations=[str(c) for c in collaborations] if collaborations else None,
+        collaborations=sorted(collaborations) if collaborations or scope is not None else None,
         limit=limit,
         cursor=tuple(cursor.split("/", 1)) if cursor else None,
     )
@@ -134,9 +137,13 @@ class Feed(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """Every event of every collaboration, gap-free in commit order, after `after`."""
         limit = limit_of(query)
-        events = service().feed(query["after"], limit)
+        who = principal()
+        events = service().feed(query["after"], limit, who.scope())
         next_after = events[-1].position if len(events) == limit else None
-        return {"items": [e.as_dict() for e in events], "next_after": next_after}
+        return {
+            "items": [present_event(who, e.as_dict()) for e in events],
+            "next_after": next_after,
+        }
 
 
 def _last_event_id() -> int:
@@ -154,15 +161,17 @@ class FeedStream(MethodView):
         """Server-Sent Events: `id:` is the position; resume with Last-Event-ID; heartbeats."""
         after = _last_event_id()
         ledger = service()
+        who = principal()
 
         def events() -> Iterator[str]:
             nonlocal after
             started = last_beat = time.monotonic()
             yield "retry: 2000\n\n"
             while time.monotonic() - started < STREAM_SECONDS:
-                batch = ledger.feed(after, 100)
+                batch = ledger.feed(after, 100, who.scope())
                 for event in batch:
-                    body = json.dumps(event.as_dict(), sort_keys=True, ensure_ascii=False)
+                    shown = present_event(who, event.as_dict())
+                    body = json.dumps(shown, sort_keys=True, ensure_ascii=False)
                     yield f"id: {event.position}\nevent: {event.type}\ndata: {body}\n\n"
                     after = event.position
                 if batch:

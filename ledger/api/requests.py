@@ -11,6 +11,7 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
+from ledger.api.access import authorize
 from ledger.api.problems import ApiProblem
 from ledger.api.strictjson import loads_strict
 from ledger.tokens import Principal
@@ -69,6 +70,7 @@ def authenticate() -> None:
             headers={"WWW-Authenticate": 'Bearer realm="ledger"'},
         )
     g.principal = found
+    authorize(found, request.endpoint, request.method, request.view_args or {})
 
 
 def check_body() -> None:
@@ -129,9 +131,20 @@ def assign_request_id() -> None:
 def finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Content-Security-Policy", _csp(request.path))
     if request.path != "/docs" and not request.path.startswith("/static"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _csp(path: str) -> str:
+    if path == "/docs" or path.startswith("/docs/"):
+        # Swagger UI (served locally) starts with an inline script and inline styles.
+        return ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")  # fmt: skip
+    return "default-src 'none'; frame-ancestors 'none'"
 
 
 def install(app: Flask) -> None:

@@ -39,6 +39,7 @@ class Collaboration(Aggregate):
                 version=self.originator_version,
                 effective_at=self.envelope["effective_at"],
                 recorded_at=format_instant(self.timestamp),
+                shared_with_funders=bool(self.envelope.get("shared_with_funders", False)),
             )
 
         def apply(self, aggregate: Collaboration) -> None:

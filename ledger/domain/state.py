@@ -22,6 +22,7 @@ class Stamp:
     version: int
     effective_at: str
     recorded_at: str
+    shared_with_funders: bool = False
 
 
 def empty_state() -> State:
@@ -280,6 +281,7 @@ def _decision_recorded(state: State, data: Data, stamp: Stamp) -> None:
         "decided_at": stamp.effective_at,
         "since": stamp.effective_at,
         "version": stamp.version,
+        "shared_with_funders": stamp.shared_with_funders,
     }
 
 
@@ -290,6 +292,7 @@ def _reflection_held(state: State, data: Data, stamp: Stamp) -> None:
         "held_at": stamp.effective_at,
         "since": stamp.effective_at,
         "version": stamp.version,
+        "shared_with_funders": stamp.shared_with_funders,
     }
 
 

@@ -65,7 +65,12 @@ def test_the_state_at_every_version_equals_the_fold_of_that_prefix(server: Serve
     session = requests.Session()
     session.headers.update(server.auth)
     for event in events:
-        stamp = Stamp(event["version"], event["effective_at"], event["recorded_at"])
+        stamp = Stamp(
+            event["version"],
+            event["effective_at"],
+            event["recorded_at"],
+            event["shared_with_funders"],
+        )
         apply_event(folded, event["type"], event["data"], stamp)
         response = session.get(
             f"{server.url}/collaborations/{collaboration_id}",

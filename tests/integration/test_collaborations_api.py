@@ -73,7 +73,12 @@ def fold(events: list[dict[str, Any]], as_of: date) -> dict[str, Any]:
     """The state folded from these stored events by the domain, as seen on `as_of`."""
     state = empty_state()
     for event in events:
-        stamp = Stamp(event["version"], event["effective_at"], event["recorded_at"])
+        stamp = Stamp(
+            event["version"],
+            event["effective_at"],
+            event["recorded_at"],
+            event["shared_with_funders"],
+        )
         apply_event(state, event["type"], event["data"], stamp)
     return derive(state, as_of)
 

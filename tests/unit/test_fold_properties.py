@@ -326,7 +326,12 @@ def _envelope(draw: Draw, state: State, refs: list[str]) -> dict[str, Any]:
 
 
 def _stamp(event: RecordedEvent) -> Stamp:
-    return Stamp(event.version, event.envelope["effective_at"], event.envelope["recorded_at"])
+    return Stamp(
+        event.version,
+        event.envelope["effective_at"],
+        event.envelope["recorded_at"],
+        bool(event.envelope.get("shared_with_funders", False)),
+    )
 
 
 def _fold(events: Iterable[RecordedEvent]) -> State:
