@@ -22,6 +22,8 @@ from ledger.domain.state import State, empty_state
 from ledger.domain.subjects import cause_of, subject_of
 from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.domain.views import derive
+from ledger.integrity.canonical import record_inputs
+from ledger.integrity.service import IntegrityService, Receipt
 from ledger.persistence import IdempotencyEntry, IndexEntry, RecordedAtBehindError
 from ledger.settings import ConfigError, Settings
 
@@ -49,6 +51,7 @@ class RecordedEvent:
     version: int
     position: int
     replayed: bool = False
+    receipt: Receipt | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class RecordedEvent:
             "shared_with_funders": bool(self.envelope.get("shared_with_funders", False)),
             "version": self.version,
             "position": self.position,
+            "receipt": self.receipt.as_dict() if self.receipt else None,
         }
 
 
@@ -104,6 +108,7 @@ class LedgerService:
                 + "; ".join(problems)
                 + ". Turn these settings on."
             )
+        self.integrity = IntegrityService(self.app, settings)
 
     def close(self) -> None:
         self.app.close()
@@ -219,6 +224,7 @@ class LedgerService:
                 index=index,
                 idempotency=idempotency,
                 collaboration_name=collaboration.state["collaboration"]["name"],
+                integrity=record_inputs(pending),
             )
         except RecordConflictError:
             # The recorder retries after a lost connection: a commit whose reply was lost
@@ -242,21 +248,61 @@ class LedgerService:
 
         Keep batches to a few thousand events: one very large transaction stalls PostgreSQL.
         """
-        fingerprints = [
-            fingerprint(collaboration_id, event_type, data, _posted(envelope))
-            for event_type, data, envelope in items
-        ]
+        return self._record_all(collaboration_id, items, _fingerprints(collaboration_id, items))
+
+    def record_batch(
+        self,
+        collaboration_id: str,
+        items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+    ) -> list[RecordedEvent]:
+        """Record a batch atomically, at most once: when every event of it is already stored
+        under its source id with the same content, the stored events are returned instead."""
+        fingerprints = _fingerprints(collaboration_id, items)
+        for _ in range(MAX_ATTEMPTS):
+            replays = [self._replay(collaboration_id, envelope, None, content)
+                       for (_, _, envelope), content in zip(items, fingerprints, strict=True)]  # fmt: skip
+            if all(r is not None for r in replays):
+                return [r for r in replays if r is not None]
+            if any(r is not None for r in replays):
+                raise errors.SourceIdReusedError(
+                    "Part of this batch was recorded before (same source ids); send the rest "
+                    "as a new batch."
+                )
+            try:
+                version = self._record_all(collaboration_id, items, fingerprints, retry=False)
+            except RecordConflictError:
+                continue  # a concurrent copy of this batch may have landed: look again
+            return self.events(collaboration_id, version - len(items), len(items))
+        raise _too_busy()
+
+    def _record_all(
+        self,
+        collaboration_id: str,
+        items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+        fingerprints: list[str],
+        *,
+        retry: bool = True,
+    ) -> int:
         not_before: datetime | None = None
         for _ in range(MAX_ATTEMPTS):
             collaboration = self._load(collaboration_id)
-            for event_type, data, envelope in items:
-                collaboration.record(event_type, data, envelope, not_before)
+            for index, (event_type, data, envelope) in enumerate(items):
+                try:
+                    collaboration.record(event_type, data, envelope, not_before)
+                except errors.RuleViolation as violation:
+                    if len(items) == 1:
+                        raise
+                    raise type(violation)(
+                        f"Event {index + 1} of the batch: {violation.detail}"
+                    ) from None
             try:
                 self._save(collaboration, fingerprints)
             except RecordedAtBehindError as behind:
                 not_before = parse_instant(behind.latest)
                 continue
             except RecordConflictError:
+                if not retry:
+                    raise
                 continue
             return int(collaboration.version)
         raise _too_busy()
@@ -339,7 +385,12 @@ class LedgerService:
         if not events:
             return []
         positions = self._positions(collaboration_id, after, events[-1].originator_version)
-        return [_as_recorded(e, positions[e.originator_version]) for e in events]
+        receipts = self.integrity.receipts(positions.values())
+        return [
+            _as_recorded(e, p, receipts.get(p))
+            for e in events
+            for p in [positions[e.originator_version]]
+        ]
 
     def _positions(self, collaboration_id: str, after: int, last: int) -> dict[int, int]:
         rows = self.store.query(
@@ -379,7 +430,8 @@ class LedgerService:
     def _recorded(self, recording: Recording[UUID]) -> RecordedEvent:
         event = recording.domain_event
         assert isinstance(event, Collaboration.Event)
-        return _as_recorded(event, recording.notification.id)
+        position = recording.notification.id
+        return _as_recorded(event, position, self.integrity.after_save(position))
 
     def feed(
         self, after: int, limit: int, scope: Collection[str] | None = None
@@ -396,6 +448,7 @@ class LedgerService:
         if not rows:
             return []
         position_of = {row["notification_id"]: row["position"] for row in rows}
+        receipts = self.integrity.receipts(position_of.values())
         notifications = self.app.recorder.select_notifications(
             start=rows[0]["notification_id"],
             stop=rows[-1]["notification_id"],
@@ -407,7 +460,8 @@ class LedgerService:
                 continue  # another tenant's event
             event = self.app.mapper.to_domain_event(notification)
             if isinstance(event, Collaboration.Event):
-                events.append(_as_recorded(event, position_of[notification.id]))
+                position = position_of[notification.id]
+                events.append(_as_recorded(event, position, receipts.get(position)))
         return events
 
     def head_position(self) -> int:
@@ -522,6 +576,14 @@ def _posted(envelope: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in envelope.items() if k != "actor" and v is not None}
 
 
+def _fingerprints(
+    collaboration_id: str, items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]]
+) -> list[str]:
+    return [
+        fingerprint(collaboration_id, t, data, _posted(envelope)) for t, data, envelope in items
+    ]
+
+
 def _in_scope(scope: Collection[str] | None, prefix: str = "") -> tuple[str, list[str]]:
     """A SQL condition limiting rows to the collaborations in scope (none: no limit)."""
     if scope is None:
@@ -536,7 +598,9 @@ def _idempotency(
     return None if key is None else IdempotencyEntry(envelope["actor"], key, content)
 
 
-def _as_recorded(event: Collaboration.Event, position: int) -> RecordedEvent:
+def _as_recorded(
+    event: Collaboration.Event, position: int, receipt: Receipt | None = None
+) -> RecordedEvent:
     return RecordedEvent(
         collaboration_id=str(event.originator_id),
         type=event.type,
@@ -544,6 +608,7 @@ def _as_recorded(event: Collaboration.Event, position: int) -> RecordedEvent:
         envelope={**event.envelope, "recorded_at": format_instant(event.timestamp)},
         version=event.originator_version,
         position=position,
+        receipt=receipt,
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import Response, current_app, make_response, url_for
 from flask.views import MethodView
 
+from ledger.api import incoming
 from ledger.api.access import check_event_type, present_event, present_state
 from ledger.api.problems import ApiProblem
 from ledger.api.requests import Blueprint, etag, idempotency_key, if_match, principal
@@ -37,6 +38,16 @@ IDEMPOTENCY_KEY_DOC = {
     "schema": {"type": "string", "maxLength": 255},
     "description": "Retry safely: the same key and body return the original result; "
     "the same key with another body is 422.",
+}
+EVENT_BODY_DOC = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": EventSubmissionSchema},
+        "application/cloudevents+json": {"schema": {"type": "object"}},
+        "application/cloudevents-batch+json": {
+            "schema": {"type": "array", "items": {"type": "object"}}
+        },
+    },
 }
 IF_MATCH_DOC = {
     "in": "header",
@@ -140,20 +151,26 @@ class Events(MethodView):
         body = {"items": items, "next_after": next_after}
         return body, 200, {"ETag": etag(version)}
 
-    @blp.arguments(EventSubmissionSchema)
+    @blp.doc(requestBody=EVENT_BODY_DOC, parameters=[IF_MATCH_DOC, IDEMPOTENCY_KEY_DOC])
     @blp.response(201, StoredEventSchema)
-    @blp.doc(parameters=[IF_MATCH_DOC, IDEMPOTENCY_KEY_DOC])
-    def post(
-        self, body: dict[str, Any], collaboration_id: str
-    ) -> tuple[dict[str, Any], int, Headers]:
-        """Record one governance event: `type`, `data` and optional envelope fields."""
-        check_event_type(principal(), body["type"])
+    def post(self, collaboration_id: str) -> Response:
+        """Record one governance event ({type, data} plus envelope fields), or a CloudEvent
+        (structured, binary, or a batch stored all or nothing)."""
+        who = principal()
+        submissions, batch = incoming.submissions(collaboration_id)
+        for submission in submissions:
+            check_event_type(who, submission["type"])
+        if batch:
+            items = [(s["type"], s["data"], envelope_of(s)) for s in submissions]
+            stored = service().record_batch(collaboration_id, items)
+            body = {"items": [e.as_dict() for e in stored]}
+            return make_response(body, 201, {"ETag": etag(stored[-1].version)})
         event = service().record_event(
             collaboration_id,
-            body["type"],
-            body["data"],
-            envelope_of(body),
+            submissions[0]["type"],
+            submissions[0]["data"],
+            envelope_of(submissions[0]),
             expected_version=if_match(),
             idempotency_key=idempotency_key(),
         )
-        return created(event)
+        return make_response(*created(event))

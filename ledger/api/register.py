@@ -19,6 +19,7 @@ from ledger.api.collaborations import limit_of, service
 from ledger.api.fields import Choice, Id, Instant, IsoDate
 from ledger.api.problems import ApiProblem
 from ledger.api.requests import Blueprint, principal
+from ledger.cloudevents import to_cloudevent
 from ledger.domain import vocabulary as v
 from ledger.domain.timefmt import format_instant
 from projections.register import AgreementRegister, RegisterQuery
@@ -26,6 +27,8 @@ from projections.register import AgreementRegister, RegisterQuery
 blp = Blueprint("register", __name__, description="Agreement register and global feed")
 
 STATUSES = ("in_force", "review_due", "expired", "ended")
+FORMATS = ("ledger", "cloudevents")
+CE_BATCH = "application/cloudevents-batch+json"
 CSV_COLUMNS = ("collaboration_id", "agreement_id", "title", "formality", "status",
                "agreement_version", "valid_from", "valid_to", "parties", "budget_commitments",
                "review_on", "valid_until", "recorded_from")  # fmt: skip
@@ -58,6 +61,15 @@ class SummaryQuerySchema(Schema):
 class FeedQuerySchema(Schema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**53))
     limit = fields.Integer(validate=validate.Range(min=1, max=2**53))
+    format = fields.String(validate=validate.OneOf(FORMATS))
+
+
+def wants_cloudevents(query: dict[str, Any]) -> bool:
+    """CloudEvents when asked with ?format=cloudevents or by Accept."""
+    if "format" in query:
+        return bool(query["format"] == "cloudevents")
+    best = request.accept_mimetypes.best_match(["application/json", CE_BATCH])
+    return best == CE_BATCH
 
 
 def register() -> AgreementRegister:
@@ -134,16 +146,21 @@ class AgreementSummary(MethodView):
 class Feed(MethodView):
     @blp.arguments(FeedQuerySchema, location="query", error_status_code=400)
     @blp.response(200)
-    def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Every event of every collaboration, gap-free in commit order, after `after`."""
+    def get(self, query: dict[str, Any]) -> Any:
+        """Every event of every collaboration, gap-free in commit order, after `after`;
+        as a CloudEvents batch with `Accept: application/cloudevents-batch+json`."""
         limit = limit_of(query)
         who = principal()
         events = service().feed(query["after"], limit, who.scope())
         next_after = events[-1].position if len(events) == limit else None
-        return {
-            "items": [present_event(who, e.as_dict()) for e in events],
-            "next_after": next_after,
-        }
+        items = [present_event(who, e.as_dict()) for e in events]
+        if wants_cloudevents(query):
+            # A batch is a bare array: the next page's `after` travels in a header.
+            base_url = request.host_url.rstrip("/")
+            body = json.dumps([to_cloudevent(item, base_url) for item in items])
+            headers = {"Next-After": str(next_after)} if next_after is not None else {}
+            return Response(body, mimetype=CE_BATCH, headers=headers)
+        return {"items": items, "next_after": next_after}
 
 
 def _last_event_id() -> int:
@@ -162,6 +179,8 @@ class FeedStream(MethodView):
         after = _last_event_id()
         ledger = service()
         who = principal()
+        as_cloudevents = request.args.get("format") == "cloudevents"
+        base_url = request.host_url.rstrip("/")
 
         def events() -> Iterator[str]:
             nonlocal after
@@ -171,6 +190,8 @@ class FeedStream(MethodView):
                 batch = ledger.feed(after, 100, who.scope())
                 for event in batch:
                     shown = present_event(who, event.as_dict())
+                    if as_cloudevents:
+                        shown = to_cloudevent(shown, base_url)
                     body = json.dumps(shown, sort_keys=True, ensure_ascii=False)
                     yield f"id: {event.position}\nevent: {event.type}\ndata: {body}\n\n"
                     after = event.position

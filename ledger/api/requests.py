@@ -80,7 +80,9 @@ def check_body() -> None:
     limit: int = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiProblem(413, "body-too-large", f"The body exceeds {limit} bytes; send less.")
-    if not JSON_TYPES.match(request.mimetype or ""):
+    # A binary-mode CloudEvent may leave its (JSON) content type out.
+    binary_cloudevent = "ce-specversion" in request.headers and not request.mimetype
+    if not (JSON_TYPES.match(request.mimetype or "") or binary_cloudevent):
         raise ApiProblem(
             415,
             "unsupported-media-type",
