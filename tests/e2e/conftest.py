@@ -48,16 +48,16 @@ def ledger_command(*args: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited early with {process.returncode}")
         try:
-            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+            if requests.get(f"{url}/health", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not listening yet, or still starting its workers
         time.sleep(0.1)
     raise RuntimeError("gunicorn did not become healthy in time")
 
