@@ -41,6 +41,7 @@ STORED_EVENT_FIELDS = {
     "shared_with_funders",
     "version",
     "position",
+    "receipt",
 }
 STATE_FIELDS = {
     "collaboration",
