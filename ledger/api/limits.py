@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 
 from ledger.api.requests import PUBLIC_ENDPOINTS
@@ -21,6 +21,14 @@ def _caller() -> str:
 def install(app: Flask, limit: str) -> None:
     if limit.strip().lower() in ("off", "none", ""):
         return
+
+    # Registered before the limiter, so it runs after the limiter has added its headers.
+    @app.after_request
+    def retry_after_only_when_limited(response: Response) -> Response:
+        if response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter = Limiter(
         key_func=_caller,
         app=app,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -33,7 +33,7 @@ CSV_COLUMNS = ("collaboration_id", "agreement_id", "title", "formality", "status
                "agreement_version", "valid_from", "valid_to", "parties", "budget_commitments",
                "review_on", "valid_until", "recorded_from")  # fmt: skip
 STREAM_SECONDS = 300  # a stream ends after this; clients resume with Last-Event-ID
-HEARTBEAT_SECONDS = 15
+HEARTBEAT_SECONDS = 5  # also how soon a departed client's thread is freed
 POLL_SECONDS = 0.5
 
 
@@ -61,6 +61,11 @@ class SummaryQuerySchema(Schema):
 class FeedQuerySchema(Schema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**53))
     limit = fields.Integer(validate=validate.Range(min=1, max=2**53))
+    format = fields.String(validate=validate.OneOf(FORMATS))
+
+
+class StreamQuerySchema(Schema):
+    after = fields.Integer(validate=validate.Range(min=0, max=2**53))
     format = fields.String(validate=validate.OneOf(FORMATS))
 
 
@@ -125,10 +130,15 @@ class Agreements(MethodView):
         at a record time; `Accept: text/csv` for a spreadsheet."""
         q = register_query(query, limit_of(query))
         items = register().query(q)
-        if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-            return as_csv(items)
         last = items[-1] if len(items) == q.limit else None
         next_cursor = f"{last['collaboration_id']}/{last['agreement_id']}" if last else None
+        if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
+            csv_response = as_csv(items)
+            if next_cursor:  # a spreadsheet has no room for it: the next page is a Link
+                args: dict[str, Any] = {**request.args.to_dict(flat=False), "cursor": next_cursor}
+                next_url = url_for(request.endpoint or "", **args)
+                csv_response.headers["Link"] = f'<{next_url}>; rel="next"'
+            return csv_response
         basis = {"at": q.at, "known_at": q.known_at}
         return {"basis": basis, "items": items, "next_cursor": next_cursor}
 
@@ -163,8 +173,10 @@ class Feed(MethodView):
         return {"items": items, "next_after": next_after}
 
 
-def _last_event_id() -> int:
-    raw = request.headers.get("Last-Event-ID", request.args.get("after", "0"))
+def _last_event_id(query: dict[str, Any]) -> int:
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None:
+        return int(query.get("after", 0))
     if not raw.isdigit() or len(raw) > 15:
         raise ApiProblem(400, "malformed-last-event-id",
                          "Last-Event-ID must be the id (a position) of an event you received.")  # fmt: skip
@@ -173,13 +185,15 @@ def _last_event_id() -> int:
 
 @blp.route("/feed/stream")
 class FeedStream(MethodView):
+    @blp.arguments(StreamQuerySchema, location="query", error_status_code=400)
     @blp.response(200, content_type="text/event-stream")
-    def get(self) -> Response:
-        """Server-Sent Events: `id:` is the position; resume with Last-Event-ID; heartbeats."""
-        after = _last_event_id()
+    def get(self, query: dict[str, Any]) -> Response:
+        """Server-Sent Events: `id:` is the position; resume with Last-Event-ID (or `after`);
+        heartbeats; `format=cloudevents` for CloudEvents."""
+        after = _last_event_id(query)
         ledger = service()
         who = principal()
-        as_cloudevents = request.args.get("format") == "cloudevents"
+        as_cloudevents = query.get("format") == "cloudevents"
         base_url = request.host_url.rstrip("/")
 
         def events() -> Iterator[str]:
