@@ -11,9 +11,11 @@ from contextlib import contextmanager
 import click
 
 from ledger.domain.errors import LedgerError
+from ledger.integrity.cli import export, keys, verify
 from ledger.service import LedgerService
 from ledger.settings import ConfigError, Settings
 from ledger.tokens import TokenStore
+from ledger.webhooks.cli import webhooks
 
 
 def _service() -> LedgerService:
@@ -25,11 +27,13 @@ def _service() -> LedgerService:
 
 def _init_schema() -> None:
     """Create every table once (the event store's, the ledger's, the read models')."""
+    from ledger.webhooks.subscriptions import create_tables as create_webhook_tables
     from projections.register import AgreementRegister
 
     service = _service()
     try:
         AgreementRegister(service, create=True)
+        create_webhook_tables(service.store)
     finally:
         service.close()
 
@@ -148,3 +152,9 @@ def _tokens() -> Iterator[TokenStore]:
         raise click.ClickException(error.detail) from None
     finally:
         service.close()
+
+
+main.add_command(keys)
+main.add_command(export)
+main.add_command(verify)
+main.add_command(webhooks)

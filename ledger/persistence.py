@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -20,9 +20,12 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteFactory,
 )
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
+
+from ledger.integrity.records import INTEGRITY_TABLES, append_records
 
 LEDGER_TABLES = (
     "CREATE TABLE IF NOT EXISTS ledger_event_index ("
@@ -87,6 +90,7 @@ LEDGER_TABLES = (
     " name TEXT NOT NULL,"
     " role TEXT NOT NULL,"
     " scope TEXT NOT NULL)",
+    *INTEGRITY_TABLES,
 )
 
 
@@ -208,6 +212,7 @@ class LedgerStore:
                 (idempotency.actor, idempotency.key, idempotency.fingerprint,
                  index[-1].collaboration_id, index[-1].version),
             )  # fmt: skip
+        append_records(self, cursor, positions, notification_ids, kwargs.get("integrity", ()))
         return positions
 
 
@@ -285,6 +290,22 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
 
     def transaction(self, *, commit: bool) -> AbstractContextManager[Cursor[DictRow]]:
         return self.datastore.transaction(commit=commit)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert the events and the ledger's rows in one transaction that any exception
+        rolls back. (The library's own version catches exceptions raised while it fetches the
+        new ids and commits before raising them again, which would keep events without
+        their index rows.)"""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -17,17 +17,21 @@ from ledger.api import (
     collaborations,
     docs,
     health,
+    integrity,
     limits,
     readmodels,
     register,
     requests,
     tokens,
+    webhooks,
 )
 from ledger.api.problems import register_error_handlers
 from ledger.api.schemas import ProblemSchema
 from ledger.service import LedgerService
 from ledger.settings import Settings
 from ledger.tokens import TokenStore
+from ledger.ui import views as ui
+from ledger.webhooks.subscriptions import Subscriptions
 from projections.register import AgreementRegister
 
 access_log = logging.getLogger("ledger.access")
@@ -79,11 +83,13 @@ def create_app(config: Settings | None = None) -> Flask:
     app.extensions["ledger.service"] = service
     app.extensions["ledger.tokens"] = TokenStore(service.store)
     app.extensions["ledger.register"] = AgreementRegister(service, create=settings.create_tables)
+    app.extensions["ledger.webhooks"] = Subscriptions(service, allow_private=settings.webhook_allow_private, create=settings.create_tables)  # fmt: skip
     api = LedgerApi(app)
     blueprints = (collaborations.blp, readmodels.blp, register.blp, catalogue.blp, health.blp,
-                  tokens.blp)  # fmt: skip
+                  tokens.blp, integrity.blp, webhooks.blp)  # fmt: skip
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    app.register_blueprint(ui.blp)  # pages, outside the OpenAPI document
     catalogue.register_data_schemas(api)
     app.extensions["ledger.catalogue"] = catalogue.build_catalogue(api)
     requests.install(app)

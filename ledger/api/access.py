@@ -16,6 +16,7 @@ CATALOGUE, LIST, FOUND, READ_STATE, READ_EVENTS, WRITE = (
     "catalogue", "list", "found", "read_state", "read_events", "write")  # fmt: skip
 READ_HISTORY, READ_GOVERNANCE, READ_REFLECTIVE, READ_REGISTER, AUDIT, ADMINISTER = (
     "read_history", "read_governance", "read_reflective", "read_register", "audit", "administer")  # fmt: skip
+SUBSCRIBE = "subscribe"  # webhooks: recorders only for collaborations in scope (ledger.webhooks)
 
 ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "collaborations.Collaborations": {"GET": LIST, "POST": FOUND},
@@ -33,13 +34,26 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "event-types.EventTypes": {"GET": CATALOGUE},
     "tokens.Tokens": {"GET": ADMINISTER, "POST": ADMINISTER},
     "tokens.Token": {"DELETE": ADMINISTER},
+    # Auditors read proofs and checkpoints; only admins sign a checkpoint on demand.
+    "integrity.Checkpoints": {"GET": AUDIT, "POST": ADMINISTER},
+    # The pages (ledger/ui): each does what the API route it shows does.
+    "ui.index": {"GET": LIST},
+    "ui.overview": {"GET": READ_STATE},
+    "ui.timeline": {"GET": READ_HISTORY},
+    "ui.diff": {"GET": READ_HISTORY},
+    "ui.cause": {"GET": READ_REFLECTIVE},
+    "ui.charts": {"GET": READ_GOVERNANCE},
+    "ui.register": {"GET": READ_REGISTER},
+    "ui.register_csv": {"GET": READ_REGISTER},
+    "webhooks.Subscriptions": {"GET": SUBSCRIBE, "POST": SUBSCRIBE},
+    "webhooks.Subscription": {"GET": SUBSCRIBE, "DELETE": SUBSCRIBE},
 }
 # Integrity routes (proofs, checkpoints, keys, verification) are the auditors'.
 AUDIT_BLUEPRINTS = ("integrity.",)
 
 _READS = {CATALOGUE, LIST, READ_STATE, READ_EVENTS, READ_GOVERNANCE, READ_REGISTER}
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    Role.RECORDER: frozenset({*_READS, WRITE, READ_HISTORY, READ_REFLECTIVE}),
+    Role.RECORDER: frozenset({*_READS, WRITE, READ_HISTORY, READ_REFLECTIVE, SUBSCRIBE}),
     Role.EVALUATOR: frozenset({*_READS, READ_HISTORY, READ_REFLECTIVE}),
     Role.FUNDER: frozenset(_READS),
     Role.AUDITOR: frozenset({CATALOGUE, AUDIT}),
@@ -49,9 +63,10 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 
 def action_of(endpoint: str, method: str) -> str | None:
     method = "GET" if method == "HEAD" else method
-    if endpoint.startswith(AUDIT_BLUEPRINTS):
+    action = ROUTE_ACTIONS.get(endpoint, {}).get(method)
+    if action is None and endpoint.startswith(AUDIT_BLUEPRINTS):
         return AUDIT
-    return ROUTE_ACTIONS.get(endpoint, {}).get(method)
+    return action
 
 
 def authorize(

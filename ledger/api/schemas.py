@@ -384,6 +384,13 @@ class ProblemSchema(Schema):
     current_version = fields.Integer(metadata={"description": "The stream version (412)"})
 
 
+class ReceiptSchema(Schema):
+    """Proof of storage: the event's position and the SHA-256 of its canonical record."""
+
+    position = fields.Integer()
+    hash = fields.String(metadata={"description": "SHA-256 of the RFC 8785 record, hex"})
+
+
 class StoredEventSchema(Schema):
     collaboration_id = fields.String()
     type = fields.String()
@@ -399,6 +406,7 @@ class StoredEventSchema(Schema):
     shared_with_funders = fields.Boolean()
     version = fields.Integer()
     position = fields.Integer()
+    receipt = fields.Nested(ReceiptSchema, allow_none=True)
 
 
 class EventPageSchema(Schema):

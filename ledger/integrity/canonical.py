@@ -99,7 +99,7 @@ def input_from_state(
     complete = {**envelope, **{name: envelope.get(name) for name in ENVELOPE_NAMES}}
     complete["recorded_at"] = format_instant(timestamp)
     attributes = {k: v for k, v in state.items() if k not in CONTENT_NAMES + IDENTITY_NAMES}
-    item = RecordInput(
+    return RecordInput(
         collaboration_id=collaboration_id,
         version=version,
         type=event_type,
@@ -108,8 +108,6 @@ def input_from_state(
         data_hash=sha256_hex(canonical(data)),
         attributes=attributes,
     )
-    item.record(0, None)  # an envelope or attribute without a canonical form fails here
-    return item
 
 
 def record_inputs(events: Sequence[Any]) -> list[RecordInput]:
@@ -123,14 +121,9 @@ def record_inputs(events: Sequence[Any]) -> list[RecordInput]:
         class_version = getattr(type(event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version  # as the library's mapper stores it
-        inputs.append(
-            input_from_state(
-                str(event.originator_id), event.originator_version, type(event).__name__, state
-            )
+        item = input_from_state(
+            str(event.originator_id), event.originator_version, type(event).__name__, state
         )
+        item.record(0, None)  # an envelope or attribute without a canonical form fails here
+        inputs.append(item)
     return inputs
-
-
-def leaf_entry(record_hash_hex: str) -> bytes:
-    """The Merkle tree entry of a record: its SHA-256 hash, as bytes."""
-    return bytes.fromhex(record_hash_hex)

@@ -14,9 +14,11 @@ if TYPE_CHECKING:
     from ledger.persistence import Cursorlike, LedgerStore
 
 INTEGRITY_TABLES = (
-    # One canonical record per stored event; leaf_index is its place in the Merkle tree.
+    # One canonical record per stored event; leaf_index is its place in the Merkle tree,
+    # notification_id the event's row in the library's table (as in ledger_event_index).
     "CREATE TABLE IF NOT EXISTS ledger_integrity_records ("
     " position BIGINT PRIMARY KEY,"
+    " notification_id BIGINT NOT NULL UNIQUE,"
     " leaf_index BIGINT NOT NULL UNIQUE,"
     " record TEXT NOT NULL,"
     " hash TEXT NOT NULL)",
@@ -45,12 +47,16 @@ class FrontierMissingError(Exception):
 
 
 def append_records(
-    store: LedgerStore, cursor: Cursorlike, positions: Sequence[int], inputs: Sequence[RecordInput]
+    store: LedgerStore,
+    cursor: Cursorlike,
+    positions: Sequence[int],
+    notification_ids: Sequence[int],
+    inputs: Sequence[RecordInput],
 ) -> None:
     """Chain a record to each event just inserted, and extend the Merkle tree over them."""
     if not positions:
         return
-    if len(inputs) != len(positions):
+    if not len(inputs) == len(positions) == len(notification_ids):
         raise MissingRecordInputsError(
             "save events with integrity=record_inputs(events): every stored event needs its record"
         )
@@ -61,15 +67,15 @@ def append_records(
     last = cursor.fetchone()
     size = 0 if last is None else int(last["leaf_index"]) + 1
     previous: str | None = None if last is None else str(last["hash"])
-    rows: list[tuple[int, int, str, str]] = []
-    for position, item in zip(positions, inputs, strict=True):
+    rows: list[tuple[int, int, int, str, str]] = []
+    for position, notification_id, item in zip(positions, notification_ids, inputs, strict=True):
         record = item.record(position, previous)
         previous = sha256_hex(record)
-        rows.append((position, size + len(rows), record.decode(), previous))
+        rows.append((position, notification_id, size + len(rows), record.decode(), previous))
     nodes = append_leaves(
-        size, _frontier(store, cursor, size), (leaf_hash(bytes.fromhex(r[3])) for r in rows)
+        size, _frontier(store, cursor, size), (leaf_hash(bytes.fromhex(r[4])) for r in rows)
     )
-    _insert_many(store, cursor, "INSERT INTO ledger_integrity_records VALUES (?,?,?,?)", rows)
+    _insert_many(store, cursor, "INSERT INTO ledger_integrity_records VALUES (?,?,?,?,?)", rows)
     _insert_many(
         store,
         cursor,

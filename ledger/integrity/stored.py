@@ -66,9 +66,10 @@ class StoredLog:
         return found
 
     def records(self, after: int, up_to: int, limit: int) -> list[Row]:
-        """Stored records (position, leaf_index, record, hash) by position, after `after`."""
+        """Stored records by position, after `after`."""
         return self.store.query(
-            "SELECT position, leaf_index, record, hash FROM ledger_integrity_records"
+            "SELECT position, notification_id, leaf_index, record, hash"
+            " FROM ledger_integrity_records"
             " WHERE position>? AND position<=? ORDER BY position LIMIT ?",
             (after, up_to, limit),
         )
