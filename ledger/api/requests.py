@@ -22,7 +22,12 @@ PUBLIC_ENDPOINTS = {
     "api-docs.openapi_json",
     "api-docs.openapi_swagger_ui",
     "docs_static",
+    "ui.login",  # the login form, and logout, which must work with a revoked token too
+    "ui.logout",
+    "ui.static",
 }
+# Pages under /ui carry the token in this HttpOnly, SameSite=Strict cookie (ledger/ui/session.py).
+SESSION_COOKIE = "ledger_session"
 JSON_TYPES = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 ETAG = re.compile(r'^(W/)?"(\d{1,12})"$')
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -56,6 +61,8 @@ def authenticate() -> None:
         return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header and request.blueprint == "ui":
+        scheme, token = "bearer", request.cookies.get(SESSION_COOKIE, "")
     found = (
         current_app.extensions["ledger.tokens"].authenticate(token.strip())
         if (scheme.lower() == "bearer" and token.strip())
@@ -77,6 +84,8 @@ def check_body() -> None:
     """Bodies must be JSON, within the size limit, and strictly well-formed."""
     if request.method not in ("POST", "PUT", "PATCH") or request.endpoint is None:
         return
+    if request.blueprint == "ui":
+        return  # the pages' login and logout forms (form-encoded, within MAX_CONTENT_LENGTH)
     limit: int = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiProblem(413, "body-too-large", f"The body exceeds {limit} bytes; send less.")
@@ -146,6 +155,9 @@ def _csp(path: str) -> str:
         # Swagger UI (served locally) starts with an inline script and inline styles.
         return ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")  # fmt: skip
+    if path == "/ui" or path.startswith("/ui/"):
+        return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")  # fmt: skip
     return "default-src 'none'; frame-ancestors 'none'"
 
 
