@@ -137,6 +137,12 @@ class Cursorlike(Protocol):
 Row = dict[str, Any]
 
 
+def rows_changed(cursor: Cursorlike) -> int:
+    """How many rows the last statement changed (the library's SQLite cursor wraps sqlite3's)."""
+    raw: Any = getattr(cursor, "sqlite_cursor", cursor)
+    return int(raw.rowcount)
+
+
 class LedgerStore:
     """The ledger's own tables, on whichever database the event recorder uses.
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from ledger.domain.model import Collaboration
 from ledger.domain.moments import Recorded, fold_recorded_at
 from ledger.domain.state import Stamp, empty_state
-from ledger.persistence import Cursorlike, LedgerStore
+from ledger.persistence import Cursorlike, LedgerStore, rows_changed
 from ledger.service import LedgerService
 
 NAME = "agreement_register"
@@ -110,31 +112,31 @@ class AgreementRegister:
             )
             if not notifications:
                 return processed
-            with self.store.writing() as c:
-                if not self._advance(c, start, notifications[-1].id):
-                    continue  # another process got there first: start again from its position
-                for notification in notifications:
-                    event = self.service.app.mapper.to_domain_event(notification)
-                    assert isinstance(event, Collaboration.Event)
-                    self._apply(c, event)
+            try:
+                with self.store.writing() as c:
+                    self._advance(c, start, notifications[-1].id)
+                    for notification in notifications:
+                        event = self.service.app.mapper.to_domain_event(notification)
+                        assert isinstance(event, Collaboration.Event)
+                        self._apply(c, event)
+            except (RacedError, IntegrityError):
+                continue  # another process got there first: start again from its position
             processed += len(notifications)
 
-    def _advance(self, c: Cursorlike, start: int, end: int) -> bool:
-        """Move the tracked position from `start` to `end`, unless someone else moved it."""
+    def _advance(self, c: Cursorlike, start: int, end: int) -> None:
+        """Move the tracked position from `start` to `end`; raise (and so roll the batch
+        back) when another process moved it first."""
         if start == 0:
-            self.store.run(
-                c, "SELECT notification_id FROM projection_positions WHERE name=?", (NAME,)
-            )
-            if c.fetchone() is not None:
-                return False
+            # A concurrent first insert fails on the primary key: an IntegrityError.
             self.store.run(c, "INSERT INTO projection_positions VALUES (?,?)", (NAME, end))
-            return True
+            return
         self.store.run(
             c,
             "UPDATE projection_positions SET notification_id=? WHERE name=? AND notification_id=?",
             (end, NAME, start),
         )
-        return bool(getattr(c, "rowcount", 0) == 1)
+        if rows_changed(c) != 1:
+            raise RacedError(f"{NAME} moved past {start} in another process")
 
     def _apply(self, c: Cursorlike, event: Collaboration.Event) -> None:
         cid, aid = str(event.originator_id), str(event.data["agreement_id"])
@@ -281,6 +283,10 @@ class AgreementRegister:
             "per_collaboration": {cid: {c: str(a) for c, a in sorted(m.items())}
                                   for cid, m in sorted(per_collaboration.items())},
         }  # fmt: skip
+
+
+class RacedError(Exception):
+    """Another process advanced the projection first."""
 
 
 def segments(

@@ -18,14 +18,13 @@ from uuid import uuid4
 
 from ledger.cloudevents import to_cloudevent
 from ledger.domain.timefmt import format_instant
-from ledger.persistence import Cursorlike
+from ledger.persistence import Cursorlike, rows_changed
 from ledger.service import LedgerService, RecordedEvent
 from ledger.webhooks.signing import HEADER, signature
 from ledger.webhooks.subscriptions import (
     ACTIVE,
     DEAD_LETTERED,
     Subscription,
-    rows_changed,
 )
 from ledger.webhooks.targets import TargetRefusedError, check_target
 

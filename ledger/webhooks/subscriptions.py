@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 from ledger.domain import errors
 from ledger.domain.timefmt import format_instant
-from ledger.persistence import Cursorlike, LedgerStore
+from ledger.persistence import LedgerStore
 from ledger.service import LedgerService
 from ledger.webhooks.targets import check_target
 
@@ -90,12 +90,6 @@ def create_tables(store: LedgerStore) -> None:
     with store.writing() as c:
         for statement in TABLES:
             store.run(c, statement)
-
-
-def rows_changed(cursor: Cursorlike) -> int:
-    """How many rows the last statement changed (the SQLite cursor wraps sqlite3's)."""
-    raw: Any = getattr(cursor, "sqlite_cursor", cursor)
-    return int(raw.rowcount)
 
 
 class Subscriptions:
