@@ -63,7 +63,8 @@ def create_app(config: Settings | None = None) -> Flask:
     logs.configure(settings.log_level)
     app = Flask(__name__)
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        LEDGER_MAX_BODY_BYTES=settings.max_body_bytes,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes + 1,
         API_TITLE="Governance Ledger",
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",
@@ -92,8 +93,9 @@ def create_app(config: Settings | None = None) -> Flask:
     app.register_blueprint(ui.blp)  # pages, outside the OpenAPI document
     catalogue.register_data_schemas(api)
     app.extensions["ledger.catalogue"] = catalogue.build_catalogue(api)
-    requests.install(app)
+    # The limiter first: requests without a valid token count too (per address).
     limits.install(app, settings.rate_limit)
+    requests.install(app)
     register_error_handlers(app)
     _log_requests(app)
     docs.install(app)

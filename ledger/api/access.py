@@ -156,7 +156,5 @@ def present_history(principal: Principal, history: dict[str, Any]) -> dict[str, 
 
 def _redacted_entry(principal: Principal, entry: dict[str, Any]) -> dict[str, Any]:
     shown = present_event(principal, entry)
-    # Summaries and changes may quote what funders may not see: drop them.
-    return {k: v for k, v in shown.items() if k not in ("summary", "summaries", "changes")} | {
-        "summary": shown.get("summary") if entry.get("type") not in FUNDER_EVENT_DATA else None
-    }
+    # Summaries and changes quote names and confidential text: funders get neither.
+    return {k: v for k, v in shown.items() if k not in ("summary", "summaries", "changes")}

@@ -86,9 +86,10 @@ def check_body() -> None:
         return
     if request.blueprint == "ui":
         return  # the pages' login and logout forms (form-encoded, within MAX_CONTENT_LENGTH)
-    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    limit: int = current_app.config["LEDGER_MAX_BODY_BYTES"]
+    too_large = ApiProblem(413, "body-too-large", f"The body exceeds {limit} bytes; send less.")
     if request.content_length is not None and request.content_length > limit:
-        raise ApiProblem(413, "body-too-large", f"The body exceeds {limit} bytes; send less.")
+        raise too_large
     # A binary-mode CloudEvent may leave its (JSON) content type out.
     binary_cloudevent = "ce-specversion" in request.headers and not request.mimetype
     if not (JSON_TYPES.match(request.mimetype or "") or binary_cloudevent):
@@ -97,7 +98,12 @@ def check_body() -> None:
             "unsupported-media-type",
             "Send the body as JSON with 'Content-Type: application/json'.",
         )
-    g.json_body = loads_strict(request.get_data(cache=True))
+    # Without a Content-Length (chunked), werkzeug stops reading one byte past the limit
+    # (MAX_CONTENT_LENGTH is limit + 1): a body that long is refused, not cut short.
+    body = request.get_data(cache=True)
+    if len(body) > limit:
+        raise too_large
+    g.json_body = loads_strict(body)
 
 
 def if_match() -> int | None:
