@@ -259,21 +259,40 @@ class LedgerService:
         under its source id with the same content, the stored events are returned instead."""
         fingerprints = _fingerprints(collaboration_id, items)
         for _ in range(MAX_ATTEMPTS):
-            replays = [self._replay(collaboration_id, envelope, None, content)
-                       for (_, _, envelope), content in zip(items, fingerprints, strict=True)]  # fmt: skip
-            if all(r is not None for r in replays):
-                return [r for r in replays if r is not None]
-            if any(r is not None for r in replays):
-                raise errors.SourceIdReusedError(
-                    "Part of this batch was recorded before (same source ids); send the rest "
-                    "as a new batch."
-                )
+            replayed = self._replay_batch(collaboration_id, items, fingerprints)
+            if replayed is not None:
+                return replayed
             try:
                 version = self._record_all(collaboration_id, items, fingerprints, retry=False)
             except RecordConflictError:
                 continue  # a concurrent copy of this batch may have landed: look again
+            except errors.RuleViolation:
+                # ... or landed between our look and our load, and now breaks a rule.
+                replayed = self._replay_batch(collaboration_id, items, fingerprints)
+                if replayed is not None:
+                    return replayed
+                raise
             return self.events(collaboration_id, version - len(items), len(items))
         raise _too_busy()
+
+    def _replay_batch(
+        self,
+        collaboration_id: str,
+        items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+        fingerprints: list[str],
+    ) -> list[RecordedEvent] | None:
+        """The stored batch when all of it is stored already; None when none of it is."""
+        replays = [self._replay(collaboration_id, envelope, None, content)
+                   for (_, _, envelope), content in zip(items, fingerprints, strict=True)]  # fmt: skip
+        stored = [r for r in replays if r is not None]
+        if len(stored) == len(replays):
+            return stored
+        if stored:
+            raise errors.SourceIdReusedError(
+                "Part of this batch was recorded before (same source ids); send the rest "
+                "as a new batch."
+            )
+        return None
 
     def _record_all(
         self,
