@@ -521,7 +521,9 @@ class LedgerService:
         if version is None and known_at is None and at is None:
             at = now
         basis_version = self._basis_version(collaboration_id, stream_version, version, known_at)
-        if at is None:
+        if basis_version == 0:
+            state = empty_state()  # before the first event: nothing yet
+        elif at is None:
             state = self._load(collaboration_id, basis_version).state
         else:
             state = self._state_in_force(collaboration_id, basis_version, format_instant(at))

@@ -3,6 +3,7 @@ of a mandate or an agreement, and every event a decision or reflection caused.""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ledger.domain import errors
@@ -34,6 +35,7 @@ def _entry(event: RecordedEvent, lang: str, state_before: dict[str, Any]) -> dic
 def events_about(
     service: LedgerService, collaboration_id: str, kind: str, item_id: str
 ) -> list[RecordedEvent]:
+    service.stream_version(collaboration_id)  # an unknown collaboration is a 404 as such
     versions = service.versions_where(
         collaboration_id, "subject_kind=? AND subject_id=?", (kind, item_id)
     )
@@ -115,7 +117,7 @@ def item_life(
     for event in events:
         before = dict(state[section].get(item_id) or {})
         apply_event(state, event.type, event.data, _stamp(event))
-        after = state[section][item_id]
+        after = copy.deepcopy(state[section][item_id])
         changes = diff_states({section: {item_id: before}} if before else {section: {}},
                               {section: {item_id: after}})  # fmt: skip
         life.append({**_entry(event, lang, names), "item_version": after.get("version"),

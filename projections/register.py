@@ -56,6 +56,8 @@ TABLES = (
     " valid_from TEXT NOT NULL, partner_id TEXT NOT NULL, capacity TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS register_parties_partner"
     " ON register_parties (partner_id, capacity)",
+    "CREATE INDEX IF NOT EXISTS register_parties_row"
+    " ON register_parties (collaboration_id, agreement_id, known_version, valid_from)",
 )
 DROP = ("DROP TABLE IF EXISTS register_parties", "DROP TABLE IF EXISTS register_rows",
         "DROP TABLE IF EXISTS register_events")  # fmt: skip

@@ -97,7 +97,8 @@ def timeline(service: LedgerService, collaboration_id: str, start: Moment, end: 
         apply_event(state, event.type, event.data, _stamp(event))
         entry = _entry(event, lang, before)
         entry["backdated"] = _is_backdated(entry)
-        entry["changes"] = diff_states(before, state)
+        # A copy: the next event of the page folds into `state` and must not change this entry.
+        entry["changes"] = copy.deepcopy(diff_states(before, state))
         items.append(entry)
         last = event.version
     if page and _order_is_by_time(start, end):
