@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -158,6 +160,16 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405 and error.get_response().headers.get("Allow"):
             headers["Allow"] = error.get_response().headers["Allow"]
         return problem(status, _slug(status), _detail(error), headers)
+
+    @app.errorhandler(PersistenceOperationalError)
+    @app.errorhandler(PersistenceInterfaceError)
+    def database_unavailable(error: Exception) -> Response:
+        # Locked, down, restarting, full or read-only: nothing was stored, and a retry may work.
+        log.warning("database unavailable: %s", error)
+        return problem(503, "database-unavailable",
+                       "The database is unavailable or busy right now; nothing was stored. "
+                       "Retry shortly (with the same Idempotency-Key).",
+                       {"Retry-After": "1"})  # fmt: skip
 
     @app.errorhandler(ConfigError)
     def config_error(error: ConfigError) -> Response:

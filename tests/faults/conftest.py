@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.faults.harness import SUMMARIES
+from tests.faults.audit import SUMMARIES
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from random import Random
@@ -17,9 +17,12 @@ from types import TracebackType
 import pytest
 import requests
 
+from ledger.service import LedgerService
+from ledger.settings import Settings
+from ledger.tokens import TokenStore
 from tests import pg
 from tests.conftest import IN_CI
-from tests.e2e.conftest import free_port, ledger_command
+from tests.e2e.conftest import free_port
 
 
 class LedgerServer:
@@ -61,7 +64,12 @@ class LedgerServer:
         self.stop()
 
     def create_token(self, name: str) -> str:
-        return ledger_command("token", "create", "--name", name, env=self.env).strip()
+        """A bearer token for `name`, the actor of what it posts."""
+        service = LedgerService(Settings(database_url=self.database_url))
+        try:
+            return TokenStore(service.store).create(name)
+        finally:
+            service.close()
 
     def start(self, seconds: float = 30) -> None:
         with self.log_path.open("ab") as log:
@@ -113,6 +121,8 @@ class LedgerServer:
 
     def kill_worker(self, rng: Random) -> int | None:
         """SIGKILL one worker chosen at random; the master forks a new one."""
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"ledger serve exited with {self.process.returncode}: {self.log()}")
         pids = self.worker_pids()
         if not pids:
             return None
@@ -126,44 +136,45 @@ class LedgerServer:
 
     def kill(self) -> None:
         """SIGKILL the master and its workers at once, as a crash of the machine would."""
-        assert self.process is not None
-        workers = self.worker_pids()
-        _signal_group(self.process, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        _wait_gone(workers)
+        self.stop()
         self.kills += 1
 
     def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
+        """SIGKILL the whole process group: every commit the ledger acknowledged is durable,
+        so the tests need no graceful shutdown, only a quick one."""
+        process, self.process = self.process, None
+        if process is None:
             return
-        workers = self.worker_pids()
-        _signal_group(process, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
+        if process.poll() is None:
+            with suppress(ProcessLookupError):  # start_new_session: the group is its pid
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-        _wait_gone(workers)
+        _kill_group(process.pid)  # workers outlive a master that died on its own
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    with suppress(ProcessLookupError):  # start_new_session: the group id is the master's pid
-        os.killpg(process.pid, signum)
-
-
-def _wait_gone(pids: Sequence[int], seconds: float = 10) -> None:
-    """Wait until the processes are dead (gone, or zombies waiting for init to reap them)."""
+def _kill_group(group: int, seconds: float = 10) -> None:
+    """SIGKILL, by pid, every live process of the group, and wait until none is left."""
     deadline = time.monotonic() + seconds
-    for pid in pids:
-        while time.monotonic() < deadline:
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                break
-            if state in ("Z", "X"):
-                break
-            time.sleep(0.02)
+    while members := _live_members(group):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes {members} of group {group} would not die")
+        for pid in members:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def _live_members(group: int) -> list[int]:
+    """The processes of a process group that are not dead yet (zombies count as dead)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+            members.append(int(stat.parent.name))
+    return members
 
 
 # PostgreSQL crashes
