@@ -76,8 +76,8 @@ def routes(app: Flask) -> dict[str, set[str]]:
     """The app's documented routes, in OpenAPI path syntax, with their methods."""
     found: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in UNDOCUMENTED_ENDPOINTS:
-            continue
+        if rule.endpoint in UNDOCUMENTED_ENDPOINTS or rule.endpoint.startswith("ui."):
+            continue  # pages for people are not part of the API document
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         methods = {m.lower() for m in rule.methods or set()} - {m.lower() for m in IGNORED_METHODS}
         found.setdefault(path, set()).update(methods)
