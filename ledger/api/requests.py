@@ -15,6 +15,7 @@ from ledger.api.access import authorize
 from ledger.api.problems import ApiProblem
 from ledger.api.strictjson import loads_strict
 from ledger.tokens import Principal
+from ledger.ui.session import SESSION_COOKIE
 
 PUBLIC_ENDPOINTS = {
     "health.Health",
@@ -26,8 +27,6 @@ PUBLIC_ENDPOINTS = {
     "ui.logout",
     "ui.static",
 }
-# Pages under /ui carry the token in this HttpOnly, SameSite=Strict cookie (ledger/ui/session.py).
-SESSION_COOKIE = "ledger_session"
 JSON_TYPES = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 ETAG = re.compile(r'^(W/)?"(\d{1,12})"$')
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -62,6 +61,7 @@ def authenticate() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header and request.blueprint == "ui":
+        # Pages carry the token in an HttpOnly, SameSite=Strict cookie sent only to /ui.
         scheme, token = "bearer", request.cookies.get(SESSION_COOKIE, "")
     found = (
         current_app.extensions["ledger.tokens"].authenticate(token.strip())

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from ledger.ui.i18n import MONTHS, day_label
+from ledger.ui.i18n import MONTHS, day_label, text
 
 WIDTH = 960
 LABEL_WIDTH = 210
@@ -20,6 +20,8 @@ TOP = 34
 ROW_HEIGHT = 38
 BAR_HEIGHT = 20
 TONES = 7  # colour classes tone-0 … tone-6 in ui.css
+DENSE = TONES  # tone-7: many short tenures drawn as one bar
+MIN_BAR = 3.0  # narrower than this, a tenure is drawn together with its narrow neighbours
 HORIZON = timedelta(days=365)  # review dates further ahead do not stretch the axis
 CHAR_WIDTH = 6.6  # average width of a 12px label, to decide whether it fits in its bar
 
@@ -128,7 +130,9 @@ def axis_for(days: Iterable[date | None], today: date) -> Axis:
 def bar(axis: Axis, start: date, end: date | None, label: str, title: str, tone: int) -> Bar:
     x = axis.x(start)
     width = max(axis.x(end or axis.end) - x, 2.0)
-    return Bar(x, round(width, 1), label, title, tone % TONES, len(label) * CHAR_WIDTH + 8 < width)
+    shade = tone if tone == DENSE else tone % TONES
+    fits = bool(label) and len(label) * CHAR_WIDTH + 8 < width
+    return Bar(x, round(width, 1), label, title, shade, fits)
 
 
 def chart(axis: Axis, rows: Sequence[Row], lang: str, today: date,
@@ -144,21 +148,48 @@ def row_y(index: int) -> float:
 
 def tenure_chart(axis: Axis, roles: Sequence[Mapping[str, Any]],
                  histories: Mapping[str, Mapping[str, Any]], lang: str, today: date) -> Chart:  # fmt: skip
-    """One row per role; a bar per tenure, coloured per person."""
+    """One row per role; a bar per tenure, coloured per person. Tenures too short to see at
+    this scale are drawn together as one grey bar that says how many they are."""
     people = sorted({t["person_id"] for h in histories.values() for t in h["tenures"]})
+    tone = {person: index for index, person in enumerate(people)}
     rows = []
     for index, role in enumerate(roles):
         bars = []
-        for tenure in histories[role["role_id"]]["tenures"]:
-            start = day(tenure["from"])
+        for group in _visible_groups(axis, histories[role["role_id"]]["tenures"]):
+            start, end = day(group[0]["from"]), day(group[-1]["to"])
             if start is None:
                 continue
-            name = tenure.get("name") or tenure["person_id"]
-            end = day(tenure["to"])
-            title = span_title(lang, name, start, end)
-            bars.append(bar(axis, start, end, name, title, people.index(tenure["person_id"])))
+            if len(group) == 1:
+                name = group[0].get("name") or group[0]["person_id"]
+                bars.append(bar(axis, start, end, name, span_title(lang, name, start, end),
+                                tone[group[0]["person_id"]]))  # fmt: skip
+            else:
+                label = text(lang, "tenures", n=len(group))
+                bars.append(
+                    bar(axis, start, end, label, span_title(lang, label, start, end), DENSE)
+                )
         rows.append(Row(row_y(index), role["name"], "", bars))
     return chart(axis, rows, lang, today)
+
+
+def _visible_groups(
+    axis: Axis, tenures: Sequence[Mapping[str, Any]]
+) -> list[list[Mapping[str, Any]]]:
+    """Tenures one by one, except runs of those narrower than MIN_BAR, which go together."""
+    groups: list[list[Mapping[str, Any]]] = []
+    narrow_run = False
+    for tenure in tenures:
+        start = day(tenure["from"])
+        if start is None:
+            continue
+        width = axis.x(day(tenure["to"]) or axis.end) - axis.x(start)
+        narrow = width < MIN_BAR
+        if narrow and narrow_run:
+            groups[-1].append(tenure)
+        else:
+            groups.append([tenure])
+        narrow_run = narrow
+    return groups
 
 
 def partner_chart(axis: Axis, partners: Sequence[Mapping[str, Any]],

@@ -10,8 +10,8 @@ import re
 from datetime import UTC, date, datetime, time
 
 from flask import request
+from werkzeug.exceptions import BadRequest
 
-from ledger.api.problems import ApiProblem
 from ledger.domain.timefmt import parse_instant
 from projections.timeline import Moment
 
@@ -20,8 +20,8 @@ INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d
 VERSION = re.compile(r"^\d{1,15}$")
 
 
-def _invalid(name: str, expected: str) -> ApiProblem:
-    return ApiProblem(400, "validation-failed", f"Fix the field '{name}': use {expected}.")
+def _invalid(name: str, expected: str) -> BadRequest:
+    return BadRequest(f"Fix the field '{name}': use {expected}.")
 
 
 def end_of_day(day: date) -> datetime:

@@ -148,6 +148,8 @@ TEXT: dict[str, dict[str, str]] = {
         "review_date": "review date",
         "today": "today",
         "vacant": "vacant",
+        "tenures": "{n} short tenures",
+        "more_rows": "… and {n} more: see the timeline.",
         "as_table": "As a table",
         "register_intro": "Agreements across the collaborations this token sees, in force (or "
         "with a status) on a date, as known on a date.",
@@ -302,6 +304,8 @@ TEXT: dict[str, dict[str, str]] = {
         "review_date": "evaluatiemoment",
         "today": "vandaag",
         "vacant": "vacant",
+        "tenures": "{n} korte termijnen",
+        "more_rows": "… en nog {n}: zie de tijdlijn.",
         "as_table": "Als tabel",
         "register_intro": "Afspraken van de samenwerkingsverbanden die dit token ziet, van kracht "
         "(of met een status) op een datum, zoals bekend op een datum.",

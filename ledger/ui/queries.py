@@ -44,9 +44,7 @@ def span(service: LedgerService, collaboration_id: str) -> Span:
         (collaboration_id,),
     )
     if row is None or row["first"] is None:
-        raise errors.CollaborationNotFoundError(
-            f"There is no collaboration '{collaboration_id}' that this token can see."
-        )
+        raise not_found(collaboration_id)
     return Span(date.fromisoformat(row["first"][:10]), date.fromisoformat(row["last"][:10]))
 
 
@@ -109,7 +107,11 @@ def collaboration_name(service: LedgerService, collaboration_id: str) -> str:
         "SELECT name FROM ledger_collaborations WHERE collaboration_id=?", (collaboration_id,)
     )
     if row is None:
-        raise errors.CollaborationNotFoundError(
-            f"There is no collaboration '{collaboration_id}' that this token can see."
-        )
+        raise not_found(collaboration_id)
     return str(row["name"])
+
+
+def not_found(collaboration_id: str) -> errors.CollaborationNotFoundError:
+    return errors.CollaborationNotFoundError(
+        f"There is no collaboration '{collaboration_id}' that this token can see."
+    )

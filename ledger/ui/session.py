@@ -10,8 +10,7 @@ import secrets
 from flask import g, request, url_for
 from werkzeug.wrappers import Response
 
-from ledger.api.requests import SESSION_COOKIE
-
+SESSION_COOKIE = "ledger_session"  # read by ledger/api/requests.py `authenticate`
 CSRF_COOKIE = "ledger_csrf"
 COOKIE_PATH = "/ui"
 

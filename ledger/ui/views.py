@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from jinja2.bccache import Bucket, BytecodeCache
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
@@ -75,13 +76,33 @@ blp = Blueprint("ui", __name__, url_prefix="/ui", template_folder="templates",
                 static_folder="static")  # fmt: skip
 
 PAGE_SIZE = 50
+TABLE_ROWS = 200  # rows per chart's table; the timeline has the rest
 DIFF_DEFAULT_SPAN = timedelta(days=90)  # the diff page opens on the last three months
 CSV_PAGE = 1000
+
+
+class CompiledTemplates(BytecodeCache):
+    """Compiled templates kept in memory for every app this process builds: compiling them
+    takes hundreds of milliseconds, loading them again a few."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED = CompiledTemplates()
 
 
 @blp.record_once
 def compile_templates(state: BlueprintSetupState) -> None:
     """Compile the pages' templates when a worker builds the app, not for its first reader."""
+    state.app.jinja_env.bytecode_cache = COMPILED
     if blp.jinja_loader is not None:
         for name in blp.jinja_loader.list_templates():
             state.app.jinja_env.get_template(name)
@@ -112,13 +133,22 @@ def switch_url(lang: str) -> str:
 @blp.context_processor
 def page_context() -> dict[str, Any]:
     lang = language()
-    return {"lang": lang, "languages": LANGUAGES, "t": partial(text, lang),
-            "word": partial(word, lang), "day": partial(day_label, lang),
-            "moment": partial(moment_label, lang), "may": may, "who": g.get("principal"),
-            "csrf_token": csrf_token, "switch_url": switch_url, "show": partial(show_value, lang),
-            "value_of": partial(field_value, lang),
-            "field": partial(field_label, lang), "hidden_fields": HIDDEN_FIELDS,
-            "now": format_instant(datetime.now(UTC))}  # fmt: skip
+    return {
+        "lang": lang,
+        "t": partial(text, lang),
+        "word": partial(word, lang),
+        "day": partial(day_label, lang),
+        "moment": partial(moment_label, lang),
+        "show": partial(show_value, lang),
+        "field": partial(field_label, lang),
+        "value_of": partial(field_value, lang),
+        "hidden_fields": HIDDEN_FIELDS,
+        "now": format_instant(datetime.now(UTC)),
+        "who": g.get("principal"),
+        "may": may,
+        "csrf_token": csrf_token,
+        "switch_url": switch_url,
+    }
 
 
 @blp.after_request
@@ -140,9 +170,7 @@ def _collaboration(collaboration_id: str) -> dict[str, str]:
     try:
         canonical = str(UUID(collaboration_id))
     except ValueError:
-        raise errors.CollaborationNotFoundError(
-            f"There is no collaboration '{collaboration_id}' that this token can see."
-        ) from None
+        raise queries.not_found(collaboration_id) from None
     return {"id": canonical, "name": queries.collaboration_name(service(), canonical)}
 
 
@@ -254,16 +282,10 @@ def charts_page(collaboration_id: str) -> BaseResponse:
     collaboration = _collaboration(collaboration_id)
     cid = collaboration["id"]
     ledger = service()
-    lang, who, today = language(), principal(), datetime.now(UTC).date()
-    state = ledger.state(cid, version=ledger.stream_version(cid)).state
-    roles = sorted(state["roles"].values(), key=lambda r: (r["since"], r["role_id"]))
-    tenures = {r["role_id"]: present_history(who, history.role_history(ledger, cid, r["role_id"], lang))
-               for r in roles}  # fmt: skip
-    agreements = sorted(state["agreements"].values(), key=lambda a: (a["since"], a["agreement_id"]))
-    lives = {a["agreement_id"]: present_history(who, history.item_life(
-                 ledger, cid, "agreement", a["agreement_id"], lang))["life"]
-             for a in agreements}  # fmt: skip
-    partners = sorted(state["partners"].values(), key=lambda p: (p["since"], p["partner_id"]))
+    lang, today = language(), datetime.now(UTC).date()
+    lives = _lives(cid, lang)
+    state, tenures, agreements = lives["state"], lives["tenures"], lives["agreements"]
+    roles, partners = _sorted(state["roles"], "role_id"), _sorted(state["partners"], "partner_id")
     span = queries.span(ledger, cid)
     due = [charts.day(a.get(f)) for a in agreements for f in ("review_on", "valid_until")]
     axis = charts.axis_for([span.first, span.last, *due], today)
@@ -273,13 +295,35 @@ def charts_page(collaboration_id: str) -> BaseResponse:
                   for p in partners}  # fmt: skip
     return make_response(render_template(
         "charts.html", collaboration=collaboration, roles=roles, tenures=tenures,
-        partners=partners, agreements=agreements, lives=lives, phases=state["phases"],
+        partners=partners, agreements=agreements, lives=lives["lives"], phases=state["phases"],
         role_chart=charts.tenure_chart(axis, roles, tenures, lang, today),
         partner_chart=charts.partner_chart(axis, partners, state["phases"], capacities, lang, today),
-        agreement_chart=charts.agreement_chart(axis, agreements, lives, labels, lang, today),
+        agreement_chart=charts.agreement_chart(axis, agreements, lives["lives"], labels, lang, today),
         show_partners=may("collaborations.Collaboration", cid), width=charts.WIDTH,
-        label_width=charts.LABEL_WIDTH, bar_height=charts.BAR_HEIGHT,
+        label_width=charts.LABEL_WIDTH, bar_height=charts.BAR_HEIGHT, table_rows=TABLE_ROWS,
     ))  # fmt: skip
+
+
+def _sorted(items: dict[str, dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """A section of the state in the order its items came about."""
+    return sorted(items.values(), key=lambda item: (item["since"], item[key]))
+
+
+def _lives(cid: str, lang: str) -> dict[str, Any]:
+    """Everything recorded so far, with each role's tenures and each agreement's life, as
+    the principal may see them (the read models of /roles/…/history and /agreements/…/history)."""
+    ledger, who = service(), principal()
+    state = present_state(who, ledger.state(cid, version=ledger.stream_version(cid)).state)
+    agreements = _sorted(state["agreements"], "agreement_id")
+    return {
+        "state": state,
+        "tenures": {role_id: present_history(who, history.role_history(ledger, cid, role_id, lang))
+                    for role_id in state["roles"]},
+        "agreements": agreements,
+        "lives": {a["agreement_id"]: present_history(who, history.item_life(
+                      ledger, cid, "agreement", a["agreement_id"], lang))["life"]
+                  for a in agreements},
+    }  # fmt: skip
 
 
 @blp.get("/c/<collaboration_id>/diff", endpoint="diff")
