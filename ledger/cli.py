@@ -75,10 +75,22 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
-def demo() -> None:
+@click.option("--url", help="Post the demo to a running ledger over HTTP instead.")
+@click.option(
+    "--token", "bearer", envvar="LEDGER_TOKEN", help="A token for --url (or LEDGER_TOKEN)."
+)
+def demo(url: str | None, bearer: str | None) -> None:
     """Seed the demo collaboration if the ledger is empty; print its id."""
-    from ledger.demo import seed_demo_if_empty
+    from ledger.demo import seed_demo_if_empty, seed_demo_over_http
 
+    if url:
+        from ledger.client import LedgerClient
+
+        if not bearer:
+            raise click.ClickException("--url needs --token (or LEDGER_TOKEN).")
+        with LedgerClient(url, bearer) as client:
+            click.echo(seed_demo_over_http(client))
+        return
     service = _service()
     try:
         collaboration_id = seed_demo_if_empty(service)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ledger.client import LedgerClient
 from ledger.domain.timefmt import format_instant
 from ledger.service import LedgerService
 
@@ -81,6 +82,15 @@ def seed_demo(service: LedgerService, actor: str = "demo", now: datetime | None 
     for event_type, data, envelope in story:
         service.record_event(collaboration_id, event_type, data, {**envelope, "actor": actor})
     return collaboration_id
+
+
+def seed_demo_over_http(client: LedgerClient, now: datetime | None = None) -> str:
+    """Post the demo story to a running ledger with the Python client; its id."""
+    (_, founding, founding_envelope), *story = demo_events(now)
+    founded = client.found_collaboration(**founding, **founding_envelope)
+    for event_type, data, envelope in story:
+        client.post_event(founded.collaboration_id, event_type, data, **envelope)
+    return founded.collaboration_id
 
 
 def seed_demo_if_empty(

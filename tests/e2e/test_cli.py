@@ -91,3 +91,13 @@ def wait_for(url: str, headers: dict[str, str]) -> dict[str, object]:
         except requests.RequestException:
             time.sleep(0.2)  # not serving yet, or a busy machine
     raise AssertionError(f"{url} did not answer in time")
+
+
+def test_the_demo_can_be_posted_over_http_with_the_python_client(server: Server) -> None:
+    printed = ledger_command("demo", "--url", server.url, "--token", server.token, env=server.env)
+    collaboration_id = printed.strip()
+    state = requests.get(f"{server.url}/collaborations/{collaboration_id}", headers=server.auth,
+                         timeout=10)  # fmt: skip
+    assert state.status_code == 200
+    assert state.json()["collaboration"]["name"] == DEMO_NAME
+    assert state.json()["stream_version"] >= 60
