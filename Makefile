@@ -38,3 +38,10 @@ test: $(STAMP) lint typecheck
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks, each against a baseline measured in the same run (bench/README.md): `bench-quick`
+# takes under two minutes, `bench` everything (~15 min). wrk comes from apt when missing.
+bench bench-quick: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	 $$S apt-get update -qq && $$S apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench $(if $(filter bench-quick,$@),--quick)

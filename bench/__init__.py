@@ -1,0 +1,1 @@
+"""Benchmarks of the Governance Ledger, each against a baseline measured in the same run."""
