@@ -169,16 +169,17 @@ def run_extras(results: dict[str, Any]) -> None:
         results["extras"][script] = {"returncode": code, "output": output}
 
 
-def load_note(busy: list[float]) -> str:
-    worst = max(busy, default=0.0)
+def load_note(busy: dict[str, float]) -> str:
+    """How busy other processes kept the machine just before each section."""
     cores = os.cpu_count() or 1
-    if worst >= machine.BUSY_SHARE:
-        return (
-            f"BUSY machine: before some sections other processes kept up to {worst:.0%} of "
-            f"the {cores} cores busy; absolute figures are low and noisy, ratios (measured "
-            "in interleaved runs) are the figures to read"
-        )
-    return f"quiet: other processes used at most {worst:.0%} of the {cores} cores before sections"
+    crowded = [share for share in busy.values() if share >= machine.BUSY_SHARE]
+    if not crowded:
+        return f"quiet: other processes used under {machine.BUSY_SHARE:.0%} of the {cores} cores"
+    return (
+        f"BUSY machine: before {len(crowded)} of {len(busy)} sections other processes kept "
+        f"{min(crowded):.0%} to {max(crowded):.0%} of the {cores} cores busy; absolute figures "
+        "are low and noisy there, the ratios (runs interleaved with their baselines) less so"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if plan.extras:
         run_extras(results)
     results["goals"] = [goal.as_dict() for goal in session.goals]
-    meta["load_note"] = load_note(list(meta["busy_before_sections"].values()))
+    meta["load_note"] = load_note(meta["busy_before_sections"])
     meta["runtime_s"] = round(time.monotonic() - clock, 1)
     text, data = markdown(results), json.dumps(results, indent=1, ensure_ascii=False) + "\n"
     RESULTS.mkdir(exist_ok=True)
