@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,15 +73,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def server(
-    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+@contextmanager
+def running_server(
+    directory: Path, database: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[Server]:
-    directory: Path = tmp_path_factory.mktemp("e2e")
+    """`ledger serve` (real gunicorn, 2 workers) on a free port, with an admin token."""
     env = {
         **os.environ,
-        "LEDGER_DATABASE_URL": database_url(backend, directory, request),
+        "LEDGER_DATABASE_URL": database,
         "LEDGER_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     token = ledger_command("token", "create", "--name", "e2e-admin", env=env).strip()
     port = free_port()
@@ -98,3 +100,12 @@ def server(
     finally:
         stop(process)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    directory: Path = tmp_path_factory.mktemp("e2e")
+    with running_server(directory, database_url(backend, directory, request)) as running:
+        yield running

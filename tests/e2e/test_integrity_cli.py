@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import database_url
-from tests.e2e.conftest import Server, free_port, ledger_command, stop, wait_until_healthy
+from tests.e2e.conftest import Server, ledger_command, running_server
 
 
 def ledger(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -45,29 +45,9 @@ def signing_server(
     request: pytest.FixtureRequest,
 ) -> Iterator[Server]:
     directory = tmp_path_factory.mktemp("e2e-integrity")
-    env = {
-        **os.environ,
-        "LEDGER_DATABASE_URL": database_url(backend, directory, request),
-        "LEDGER_LOG_LEVEL": "WARNING",
-        "LEDGER_SIGNING_KEY_FILE": str(key),
-        "LEDGER_CHECKPOINT_INTERVAL": "4",
-    }
-    token = ledger_command("token", "create", "--name", "e2e-admin", env=env).strip()
-    port = free_port()
-    log = (directory / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process)
-        yield Server(url=url, token=token, env=env)
-    finally:
-        stop(process)
-        log.close()
+    signing = {"LEDGER_SIGNING_KEY_FILE": str(key), "LEDGER_CHECKPOINT_INTERVAL": "4"}
+    with running_server(directory, database_url(backend, directory, request), signing) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
