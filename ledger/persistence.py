@@ -5,14 +5,16 @@ its bookkeeping (index, idempotency key, collaboration row) are one."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import ConnectionPool, PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -240,14 +242,51 @@ class LedgerSQLiteFactory(SQLiteFactory):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         pool = self.datastore.pool
-        if not SQLiteConnectionPool.detect_memory_mode(pool.db_name):
-            _create_private_file(Path(pool.db_name))
+        db_name = pool.db_name
+        if not SQLiteConnectionPool.detect_memory_mode(db_name):
+            _create_private_file(Path(db_name))
+            db_name = _read_only_uri(Path(db_name)) or db_name
         self.datastore.pool = LedgerSQLitePool(
-            db_name=pool.db_name,
+            db_name=db_name,
             lock_timeout=pool.lock_timeout,
             pool_size=pool.pool_size,
             max_overflow=pool.max_overflow,
         )
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, with a pool that drops every broken connection as soon
+    as it finds one: after a database restart all pooled connections are dead, and checking
+    them one by one (with the pool's backoff between checks) outlasts the pool timeout, so the
+    first request after PostgreSQL is back would fail."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        pool._check = _check_dropping_broken(
+            weakref.ref(pool)
+        )  # psycopg_pool takes `check` only in its constructor
+
+
+def _check_dropping_broken(pool: weakref.ref[ConnectionPool[Any]]) -> Callable[[Any], None]:
+    def check(connection: Any) -> None:
+        try:
+            ConnectionPool.check_connection(connection)
+        except Exception:
+            if (alive := pool()) is not None:
+                alive.check()  # the others were broken by the same event: replace them all now
+            raise
+
+    return check
+
+
+def _read_only_uri(path: Path) -> str | None:
+    """On storage we cannot write, a cleanly closed database (no -wal file beside it) opens as
+    immutable: SQLite would otherwise try to create its -shm file there and fail. With a -wal
+    file present SQLite reads it normally (its content must not be ignored)."""
+    if os.access(path.parent, os.W_OK) or Path(f"{path}-wal").exists() or not path.exists():
+        return None
+    return f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
 
 
 def _create_private_file(path: Path) -> None:

@@ -96,7 +96,7 @@ def _postgres_env(url: str) -> dict[str, str]:
     except ValueError:
         raise ConfigError("LEDGER_DATABASE_URL has a malformed port") from None
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "ledger.persistence:LedgerPostgresFactory",
         "APPLICATION_RECORDER_TOPIC": "ledger.persistence:LedgerPostgresRecorder",
         "POSTGRES_DBNAME": unquote(database),
         "POSTGRES_HOST": parts.hostname,

@@ -21,8 +21,6 @@ from tests.faults.clients import (
     partner_joining,
 )
 from tests.faults.known_bugs import (
-    FIRST_WRITE_AFTER_POSTGRES_RESTART_FAILS,
-    WrongStatus,
     assert_status,
 )
 from tests.faults.server import (
@@ -109,7 +107,6 @@ def test_positions_stay_gap_free_across_a_postgres_crash(
     assert ids[-1] > len(ids), f"the sequence did not skip ({ids}): the test proves nothing"
 
 
-@pytest.mark.xfail(strict=True, raises=WrongStatus, reason=FIRST_WRITE_AFTER_POSTGRES_RESTART_FAILS)
 def test_the_first_write_after_postgres_is_back_is_stored(
     cluster: pg.Cluster, tmp_path: Path
 ) -> None:

@@ -28,7 +28,6 @@ from tests.faults.clients import (
     run_concurrently,
 )
 from tests.faults.known_bugs import (
-    READ_ONLY_COPY_CANNOT_OPEN,
     assert_status,
 )
 from tests.faults.server import LedgerServer
@@ -233,7 +232,6 @@ def close_cleanly(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=READ_ONLY_COPY_CANNOT_OPEN)
 def test_a_read_only_copy_of_a_cleanly_closed_database_serves_reads(tmp_path: Path) -> None:
     directory = tmp_path / "db"
     url = f"sqlite:///{directory / 'ledger.sqlite'}"
@@ -246,4 +244,7 @@ def test_a_read_only_copy_of_a_cleanly_closed_database_serves_reads(tmp_path: Pa
         LedgerServer(f"sqlite:///{ro / 'ledger.sqlite'}", tmp_path, workers=1) as read_only,
     ):
         client.url = read_only.url
+        assert len(events_of(client, cid)) == 1
+        refused = client.submit(partner_joining(cid, "p-ro", "closed-refused"), resolve_within=0)
+        assert_refused_promptly(refused)
         assert len(events_of(client, cid)) == 1
