@@ -16,6 +16,7 @@ from ledger.service import LedgerService
 from ledger.settings import ConfigError, Settings
 from ledger.tokens import TokenStore
 from ledger.webhooks.cli import webhooks
+from projections.cli import projections
 
 
 def _service() -> LedgerService:
@@ -170,3 +171,4 @@ main.add_command(keys)
 main.add_command(export)
 main.add_command(verify)
 main.add_command(webhooks)
+main.add_command(projections)

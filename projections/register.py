@@ -27,11 +27,9 @@ from ledger.service import LedgerService
 NAME = "agreement_register"
 OPEN = "9999-12-31T23:59:59.999999Z"
 BATCH = 500
-AGREEMENT_TOPICS = [
-    f"ledger:{name}"
-    for name in ("AgreementMade", "AgreementAmended", "AgreementCorrected",
-                 "AgreementReviewed", "AgreementEnded")
-]  # fmt: skip
+AGREEMENT_TYPES = ("AgreementMade", "AgreementAmended", "AgreementCorrected",
+                   "AgreementReviewed", "AgreementEnded")  # fmt: skip
+AGREEMENT_TOPICS = [f"ledger:{name}" for name in AGREEMENT_TYPES]
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS projection_positions ("
@@ -103,6 +101,16 @@ class AgreementRegister:
             "SELECT notification_id FROM projection_positions WHERE name=?", (NAME,)
         )
         return int(row["notification_id"]) if row else 0
+
+    def lag(self) -> int:
+        """How many agreement events are stored that the projection has not processed yet."""
+        marks = ",".join("?" * len(AGREEMENT_TYPES))
+        row = self.store.query_one(
+            f"SELECT COUNT(*) AS behind FROM ledger_event_index"
+            f" WHERE notification_id > ? AND type IN ({marks})",
+            (self.position(), *AGREEMENT_TYPES),
+        )
+        return int(row["behind"]) if row else 0
 
     def catch_up(self) -> int:
         """Process every agreement event stored since the tracked position; how many."""

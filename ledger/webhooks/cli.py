@@ -4,37 +4,20 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
 import click
 
 from ledger import logs
-from ledger.domain.errors import LedgerError
+from ledger.cli_support import open_service
 from ledger.service import LedgerService
-from ledger.settings import ConfigError, Settings
 from ledger.webhooks.delivery import DeliveryPolicy, Dispatcher
 from ledger.webhooks.subscriptions import Subscriptions
 
 DEFAULTS = DeliveryPolicy()
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@contextmanager
-def _ledger() -> Iterator[LedgerService]:
-    try:
-        settings = Settings.from_env()
-        service = LedgerService(settings)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    try:
-        yield service
-    except LedgerError as error:
-        raise click.ClickException(error.detail) from None
-    finally:
-        service.close()
 
 
 @click.group()
@@ -114,7 +97,7 @@ def run(once: bool, max_attempts: int, backoff: float, backoff_max: float, timeo
                                 lease_seconds=lease, base_url=base_url)  # fmt: skip
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--lease") from None
-    with _ledger() as service:
+    with open_service() as service:
         logs.configure(service.settings.log_level)
         dispatcher = Dispatcher(service, policy, allow_private=service.settings.webhook_allow_private,
                                 threads=threads)  # fmt: skip
@@ -140,7 +123,7 @@ def _subscriptions(service: LedgerService) -> Subscriptions:
 @webhooks.command("list")
 def list_subscriptions() -> None:
     """Every subscription with its delivery state, one JSON object a line (never the secret)."""
-    with _ledger() as service:
+    with open_service() as service:
         for item in _subscriptions(service).all(None):
             click.echo(json.dumps(item, sort_keys=True))
 
@@ -149,7 +132,7 @@ def list_subscriptions() -> None:
 @click.argument("subscription_id")
 def retry(subscription_id: str) -> None:
     """Resume a dead-lettered subscription from the event it stopped at."""
-    with _ledger() as service:
+    with open_service() as service:
         item = _subscriptions(service).retry(subscription_id)
     click.echo(f"subscription {item['id']} is active again from position {item['position']}",
                err=True)  # fmt: skip
