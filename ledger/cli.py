@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,6 +29,7 @@ def _service() -> LedgerService:
 
 def _init_schema() -> None:
     """Create every table once (the event store's, the ledger's, the read models')."""
+    from ledger.ratelimits import create_table as create_rate_limit_table
     from ledger.webhooks.subscriptions import create_tables as create_webhook_tables
     from projections.register import AgreementRegister
 
@@ -35,6 +37,20 @@ def _init_schema() -> None:
     try:
         AgreementRegister(service, create=True)
         create_webhook_tables(service.store)
+        create_rate_limit_table(service.settings)
+    finally:
+        service.close()
+
+
+def _require_schema() -> None:
+    service = _service()
+    try:
+        service.head_position()
+    except Exception as error:
+        raise click.ClickException(
+            f"the database is not ready ({type(error).__name__}: {error}); with "
+            "LEDGER_CREATE_TABLES=n, run `ledger db init` first"
+        ) from None
     finally:
         service.close()
 
@@ -62,10 +78,19 @@ def db_init() -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API with gunicorn."""
-    _init_schema()  # tables exist before workers race to use them
+    if os.environ.get("LEDGER_CREATE_TABLES", "y").lower() in ("n", "no", "0", "false"):
+        _require_schema()  # `ledger db init` made them (several servers must not race to)
+    else:
+        _init_schema()  # tables exist before workers race to use them
     # Workers never create tables: racing to create them on an empty PostgreSQL fails.
     os.environ.update(
         LEDGER_BIND=f"{host}:{port}", LEDGER_WORKERS=str(workers), LEDGER_CREATE_TABLES="n"
+    )
+    # The workers add up their metrics in files of a fresh, private directory (prometheus-
+    # client's multiprocess mode), which gunicorn removes when it exits (gunicorn_conf.py).
+    metrics_dir = tempfile.mkdtemp(prefix="ledger-metrics-")
+    os.environ.update(
+        PROMETHEUS_MULTIPROC_DIR=metrics_dir, LEDGER_TEMPORARY_METRICS_DIR=metrics_dir
     )
     args = [
         sys.executable, "-m", "gunicorn",
