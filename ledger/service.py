@@ -572,11 +572,16 @@ class LedgerService:
         return int(known)
 
     def _state_in_force(self, collaboration_id: str, last_version: int, at: str) -> State:
-        """Fold the known events in force at `at`, starting from the longest prefix that is."""
+        """Fold the known events in force at `at`, starting from the longest prefix that is.
+
+        A correction counts whenever the version it corrects is in view (moments.counts); it
+        was recorded against the version in view of the whole stream before it, so within a
+        prefix in which every event counts, every correction counts too: only events that take
+        effect after `at` end the prefix."""
         cid = str(_uuid(collaboration_id))
         row = self.store.query_one(
             "SELECT MIN(version) AS v FROM ledger_event_index WHERE collaboration_id=?"
-            " AND version<=? AND (effective_at>? OR type='AgreementCorrected')",
+            " AND version<=? AND effective_at>? AND type<>'AgreementCorrected'",
             (cid, last_version, at),
         )
         first_exception = row["v"] if row else None
@@ -588,8 +593,21 @@ class LedgerService:
                 "ask for a later moment."
             )
         base = self._load(collaboration_id, first_exception - 1).state
-        rest = self.app.events.get(
+        # Decode only the events that may count: those in force by `at`, and corrections
+        # (whether one counts depends on the state it meets).
+        counting = {
+            int(r["version"])
+            for r in self.store.query(
+                "SELECT version FROM ledger_event_index WHERE collaboration_id=? AND version>=?"
+                " AND version<=? AND (effective_at<=? OR type='AgreementCorrected')",
+                (cid, first_exception, last_version, at),
+            )
+        }
+        stored = self.app.recorder.select_events(
             _uuid(collaboration_id), gt=first_exception - 1, lte=last_version
+        )
+        rest = (
+            self.app.mapper.to_domain_event(s) for s in stored if s.originator_version in counting
         )
         return fold_at(base, (e for e in rest if isinstance(e, Collaboration.Event)), at)
 
