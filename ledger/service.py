@@ -286,18 +286,23 @@ class LedgerService:
         items: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
         fingerprints: list[str],
     ) -> list[RecordedEvent] | None:
-        """The stored batch when all of it is stored already; None when none of it is."""
-        replays = [self._replay(collaboration_id, envelope, None, content)
-                   for (_, _, envelope), content in zip(items, fingerprints, strict=True)]  # fmt: skip
-        stored = [r for r in replays if r is not None]
-        if len(stored) == len(replays):
-            return stored
-        if stored:
-            raise errors.SourceIdReusedError(
-                "Part of this batch was recorded before (same source ids); send the rest "
-                "as a new batch."
-            )
-        return None
+        """The stored batch when all of it is stored already; None when none of it is.
+
+        Each item is looked up on its own, so a concurrent copy of the batch that commits
+        between two lookups shows as part of it stored: once it is seen, all of it is, so a
+        second look tells such a race from a batch that reuses some source ids."""
+        for _ in range(2):
+            replays = [self._replay(collaboration_id, envelope, None, content)
+                       for (_, _, envelope), content in zip(items, fingerprints, strict=True)]  # fmt: skip
+            stored = [r for r in replays if r is not None]
+            if len(stored) == len(replays):
+                return stored
+            if not stored:
+                return None
+        raise errors.SourceIdReusedError(
+            "Part of this batch was recorded before (same source ids); send the rest "
+            "as a new batch."
+        )
 
     def _record_all(
         self,
