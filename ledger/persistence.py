@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import ConnectionPool, PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -28,6 +34,8 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from ledger.integrity.records import INTEGRITY_TABLES, append_records
+
+SCHEMA_LOCK = 0x6C6564676572  # "ledger": the advisory lock PostgreSQL schema changes take
 
 LEDGER_TABLES = (
     "CREATE TABLE IF NOT EXISTS ledger_event_index ("
@@ -176,6 +184,12 @@ class LedgerStore:
         with self.transaction(commit=True) as cursor:
             yield cursor
 
+    @contextmanager
+    def creating(self) -> Iterator[Cursorlike]:
+        """A transaction for creating tables, one process at a time (see PostgreSQL's)."""
+        with self.writing() as cursor:
+            yield cursor
+
     def durability_problems(self) -> list[str]:
         """Settings that would let an acknowledged event be lost; empty when safe."""
         raise NotImplementedError
@@ -263,9 +277,32 @@ class LedgerPostgresFactory(PostgresFactory):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         pool = self.datastore.pool
-        pool._check = _check_dropping_broken(
-            weakref.ref(pool)
-        )  # psycopg_pool takes `check` only in its constructor
+        # psycopg_pool takes `check` only in its constructor
+        pool._check = _check_dropping_broken(weakref.ref(pool))
+
+    # The library creates each recorder's types, tables and functions as it builds it; two
+    # processes doing so at once fail on PostgreSQL (a duplicate key in the catalogue, or "tuple
+    # concurrently updated"), so they take turns under the schema lock.
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        with self._schema_lock():
+            return super().aggregate_recorder(purpose)
+
+    def application_recorder(self) -> ApplicationRecorder:
+        with self._schema_lock():
+            return super().application_recorder()
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        if not self.env_create_table():
+            yield
+            return
+        with self.datastore.get_connection() as connection:  # autocommit: a session lock
+            connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            try:
+                yield
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
 def _check_dropping_broken(pool: weakref.ref[ConnectionPool[Any]]) -> Callable[[Any], None]:
@@ -335,6 +372,15 @@ class LedgerPostgresRecorder(LedgerStore, PostgresApplicationRecorder):
 
     def transaction(self, *, commit: bool) -> AbstractContextManager[Cursor[DictRow]]:
         return self.datastore.transaction(commit=commit)
+
+    # Two processes creating the same tables at once fail on PostgreSQL (a duplicate key in
+    # the catalogue), even with IF NOT EXISTS: they take turns under the schema lock.
+
+    @contextmanager
+    def creating(self) -> Iterator[Cursorlike]:
+        with self.writing() as cursor:
+            self.run(cursor, "SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+            yield cursor
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

@@ -90,7 +90,7 @@ class AgreementRegister:
             self.create_tables()
 
     def create_tables(self) -> None:
-        with self.store.writing() as c:
+        with self.store.creating() as c:
             for statement in TABLES:
                 self.store.run(c, statement)
 

@@ -87,7 +87,7 @@ def now() -> str:
 
 
 def create_tables(store: LedgerStore) -> None:
-    with store.writing() as c:
+    with store.creating() as c:
         for statement in TABLES:
             store.run(c, statement)
 
