@@ -71,7 +71,10 @@ def to_submission(ce: Mapping[str, Any], collaboration_id: str) -> dict[str, Any
     if subject is not None and subject != collaboration_id:
         raise CloudEventError("subject", "subject, when given, must be this collaboration's id.")
     content_type = ce.get("datacontenttype")
-    if content_type is not None and content_type.split(";")[0].strip() != "application/json":
+    if content_type is not None and (
+        not isinstance(content_type, str)
+        or content_type.split(";")[0].strip() != "application/json"
+    ):
         raise CloudEventError("datacontenttype", "datacontenttype must be application/json.")
     if "data_base64" in ce:
         raise CloudEventError("data_base64", "Send data as JSON, not base64.")

@@ -20,7 +20,7 @@ class JsonFormatter(logging.Formatter):
         }
         if has_request_context() and "request_id" in g:
             entry["request_id"] = g.request_id
-        for key in ("method", "path", "status", "duration_ms", "actor"):
+        for key in ("method", "route", "collaboration_id", "status", "duration_ms", "actor"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

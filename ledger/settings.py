@@ -27,6 +27,7 @@ class Settings:
     sqlite_lock_timeout: int = 10
     create_tables: bool = True
     rate_limit: str = "3000 per minute"
+    rate_limit_storage: str = ""  # a `limits` storage URI (redis://…); "": the database
     signing_key_file: str | None = None  # Ed25519 key for checkpoints (`ledger keys create`)
     checkpoint_interval: int = 1000
     webhook_allow_private: bool = False  # deliver webhooks to loopback/private addresses (tests)
@@ -43,6 +44,7 @@ class Settings:
             log_level=env.get("LEDGER_LOG_LEVEL", cls.log_level).upper(),
             sqlite_lock_timeout=_int(env, "LEDGER_SQLITE_LOCK_TIMEOUT", cls.sqlite_lock_timeout),
             rate_limit=env.get("LEDGER_RATE_LIMIT", cls.rate_limit),
+            rate_limit_storage=env.get("LEDGER_RATE_LIMIT_STORAGE", "").strip(),
             signing_key_file=env.get("LEDGER_SIGNING_KEY_FILE") or None,
             checkpoint_interval=_int(env, "LEDGER_CHECKPOINT_INTERVAL", cls.checkpoint_interval),
             webhook_allow_private=env.get("LEDGER_WEBHOOK_ALLOW_PRIVATE", "n").lower()

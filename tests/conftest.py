@@ -1,4 +1,5 @@
-"""Fixtures chain settings → service → app → client, each on a fresh database.
+"""Fixtures chain settings → service → app → client, each on a fresh database (or one per module
+and backend, for a module that opts in with `module_app`).
 
 Integration and end-to-end tests run on both backends: a SQLite file and a database of a
 throwaway PostgreSQL cluster that the session starts (see tests/pg.py).
@@ -28,8 +29,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     suite = Path(str(metafunc.definition.path)).parent.name
     if "backend" in metafunc.fixturenames and suite in BOTH_BACKENDS:
-        scope = "module" if suite in ("e2e", "faults") else "function"
-        metafunc.parametrize("backend", BACKENDS, scope=scope)
+        # Module scope, so that a module may build what it only reads once per backend.
+        metafunc.parametrize("backend", BACKENDS, scope="module")
 
 
 @pytest.fixture(scope="session")
@@ -69,17 +70,43 @@ def service(settings: Settings) -> Iterator[LedgerService]:
     ledger.close()
 
 
+def open_app(settings: Settings) -> Iterator[Flask]:
+    application = create_app(settings)
+    try:
+        yield application
+    finally:
+        application.extensions["ledger.service"].close()
+
+
+def create_token(app: Flask) -> str:
+    tokens: TokenStore = app.extensions["ledger.tokens"]
+    return tokens.create("tester")
+
+
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
-    application = create_app(settings)
-    yield application
-    application.extensions["ledger.service"].close()
+    yield from open_app(settings)
 
 
 @pytest.fixture
 def token(app: Flask) -> str:
-    tokens: TokenStore = app.extensions["ledger.tokens"]
-    return tokens.create("tester")
+    return create_token(app)
+
+
+@pytest.fixture(scope="module")
+def module_app(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    """One app per backend for a module whose tests each found collaborations of their own
+    (a fresh PostgreSQL database per test costs about half a second): such a module overrides
+    `app` and `token` with module-scoped fixtures that return `module_app` and `module_token`."""
+    directory = tmp_path_factory.mktemp("module")
+    yield from open_app(Settings(database_url=database_url(backend, directory, request)))
+
+
+@pytest.fixture(scope="module")
+def module_token(module_app: Flask) -> str:
+    return create_token(module_app)
 
 
 @pytest.fixture

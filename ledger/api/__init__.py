@@ -7,11 +7,13 @@ import logging
 import time
 from typing import Any
 
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from ledger import logs
+from ledger import logs, metrics
 from ledger.api import (
     catalogue,
     collaborations,
@@ -35,6 +37,20 @@ from ledger.webhooks.subscriptions import Subscriptions
 from projections.register import AgreementRegister
 
 access_log = logging.getLogger("ledger.access")
+
+
+class ObjectRulesConverter(OpenAPIConverter):
+    """Adds a schema's `Meta.json_schema` (what it checks of the object as a whole, like
+    "exactly one key", which no field states) to the schema's OpenAPI document."""
+
+    def schema2jsonschema(self, schema: Any) -> dict[str, Any]:
+        document: dict[str, Any] = super().schema2jsonschema(schema)  # type: ignore[no-untyped-call]
+        document.update(getattr(getattr(schema, "Meta", None), "json_schema", {}))
+        return document
+
+
+class ObjectRulesPlugin(MarshmallowPlugin):
+    Converter = ObjectRulesConverter
 
 
 class LedgerApi(Api):
@@ -85,7 +101,7 @@ def create_app(config: Settings | None = None) -> Flask:
     app.extensions["ledger.tokens"] = TokenStore(service.store)
     app.extensions["ledger.register"] = AgreementRegister(service, create=settings.create_tables)
     app.extensions["ledger.webhooks"] = Subscriptions(service, allow_private=settings.webhook_allow_private, create=settings.create_tables)  # fmt: skip
-    api = LedgerApi(app)
+    api = LedgerApi(app, spec_kwargs={"marshmallow_plugin": ObjectRulesPlugin()})
     blueprints = (collaborations.blp, readmodels.blp, register.blp, catalogue.blp, health.blp,
                   tokens.blp, integrity.blp, webhooks.blp)  # fmt: skip
     for blueprint in blueprints:
@@ -93,30 +109,38 @@ def create_app(config: Settings | None = None) -> Flask:
     app.register_blueprint(ui.blp)  # pages, outside the OpenAPI document
     catalogue.register_data_schemas(api)
     app.extensions["ledger.catalogue"] = catalogue.build_catalogue(api)
+    # Timed from the first hook on, so refused requests (401, 429) are timed and logged too.
+    _observe_requests(app)
     # The limiter first: requests without a valid token count too (per address).
-    limits.install(app, settings.rate_limit)
+    limits.install(app, settings)
     requests.install(app)
     register_error_handlers(app)
-    _log_requests(app)
     docs.install(app)
     return app
 
 
-def _log_requests(app: Flask) -> None:
+def _observe_requests(app: Flask) -> None:
+    """One JSON log line and the metrics of each request: its route (the URL rule, never the
+    path with its ids), status, duration and actor; never a token, a query or a body."""
+
     @app.before_request
     def start_timer() -> None:
         g.started = time.perf_counter()
+        requests.assign_request_id()  # so that a 429 of the rate limiter has one too
 
     @app.after_request
-    def log_request(response: Response) -> Response:
+    def observe(response: Response) -> Response:
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else None
+        metrics.observe_request(route, request.method, response.status_code, seconds)
         extra: dict[str, Any] = {
             "method": request.method,
-            "path": request.path,
+            "route": route or metrics.UNMATCHED,
             "status": response.status_code,
-            "duration_ms": round(
-                (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2
-            ),
+            "duration_ms": round(seconds * 1000, 2),
         }
+        if request.view_args and "collaboration_id" in request.view_args:
+            extra["collaboration_id"] = request.view_args["collaboration_id"]
         if "principal" in g:
             extra["actor"] = g.principal.name
         access_log.info("request", extra=extra)

@@ -7,19 +7,27 @@ from typing import Any
 from flask import Response, current_app, make_response, url_for
 from flask.views import MethodView
 
-from ledger.api import incoming
+from ledger import metrics
+from ledger.api import catalogue, incoming
 from ledger.api.access import check_event_type, present_event, present_state
 from ledger.api.problems import ApiProblem
-from ledger.api.requests import Blueprint, etag, idempotency_key, if_match, principal
+from ledger.api.requests import (
+    IDEMPOTENCY_KEY,
+    Blueprint,
+    etag,
+    idempotency_key,
+    if_match,
+    principal,
+)
 from ledger.api.schemas import (
     CollaborationPageQuerySchema,
     CollaborationPageSchema,
     EventPageQuerySchema,
     EventPageSchema,
-    EventSubmissionSchema,
     FoundingSchema,
     GovernanceStateSchema,
     StateQuerySchema,
+    StoredEventBatchSchema,
     StoredEventSchema,
 )
 from ledger.domain.timefmt import parse_instant
@@ -35,17 +43,22 @@ IDEMPOTENCY_KEY_DOC = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": False,
-    "schema": {"type": "string", "maxLength": 255},
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
     "description": "Retry safely: the same key and body return the original result; "
     "the same key with another body is 422.",
 }
 EVENT_BODY_DOC = {
     "required": True,
     "content": {
-        "application/json": {"schema": EventSubmissionSchema},
-        "application/cloudevents+json": {"schema": {"type": "object"}},
+        "application/json": {"schema": catalogue.EVENT_SUBMISSION},
+        "application/cloudevents+json": {"schema": catalogue.CLOUDEVENT},
         "application/cloudevents-batch+json": {
-            "schema": {"type": "array", "items": {"type": "object"}}
+            "schema": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": incoming.MAX_BATCH,
+                "items": catalogue.CLOUDEVENT,
+            }
         },
     },
 }
@@ -53,7 +66,7 @@ IF_MATCH_DOC = {
     "in": "header",
     "name": "If-Match",
     "required": False,
-    "schema": {"type": "string", "example": '"12"'},
+    "schema": {"type": "string", "pattern": r'^(\*|(W/)?"\d{1,12}")$', "example": '"12"'},
     "description": "The ETag (stream version) you last read; 412 if the stream moved on.",
 }
 
@@ -109,6 +122,7 @@ class Collaborations(MethodView):
         event = service().found_collaboration(
             data, envelope_of(body), idempotency_key=idempotency_key()
         )
+        metrics.count_recorded([event])
         return created(event)
 
 
@@ -152,7 +166,7 @@ class Events(MethodView):
         return body, 200, {"ETag": etag(version)}
 
     @blp.doc(requestBody=EVENT_BODY_DOC, parameters=[IF_MATCH_DOC, IDEMPOTENCY_KEY_DOC])
-    @blp.response(201, StoredEventSchema)
+    @blp.response(201, {"oneOf": [StoredEventSchema, StoredEventBatchSchema]})
     def post(self, collaboration_id: str) -> Response:
         """Record one governance event ({type, data} plus envelope fields), or a CloudEvent
         (structured, binary, or a batch stored all or nothing)."""
@@ -163,6 +177,7 @@ class Events(MethodView):
         if batch:
             items = [(s["type"], s["data"], envelope_of(s)) for s in submissions]
             stored = service().record_batch(collaboration_id, items)
+            metrics.count_recorded(stored)
             body = {"items": [e.as_dict() for e in stored]}
             return make_response(body, 201, {"ETag": etag(stored[-1].version)})
         event = service().record_event(
@@ -173,4 +188,5 @@ class Events(MethodView):
             expected_version=if_match(),
             idempotency_key=idempotency_key(),
         )
+        metrics.count_recorded([event])
         return make_response(*created(event))

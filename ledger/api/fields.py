@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ledger.domain.timefmt import format_instant, parse_instant
+from ledger.settings import Settings
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 # ISO 4217 active codes.
@@ -230,9 +231,8 @@ class Instant(fields.String):
     """An RFC 3339 date-time with offset, normalised to fixed-precision UTC."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            metadata={"format": "date-time", "example": "2025-03-01T09:00:00Z"}, **kwargs
-        )
+        documented = {"format": "date-time", "example": "2025-03-01T09:00:00Z"}
+        super().__init__(metadata={**documented, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -283,8 +283,26 @@ class MoneySchema(Schema):
     currency = Currency(required=True)
 
 
+class PageLimit(fields.Integer):
+    """How many items a page holds. The maximum is the configured page_limit_max, which
+    `limit_of` enforces (400 above it); the document states its default."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=validate.Range(min=1),
+            metadata={"maximum": Settings.page_limit_max},
+            **kwargs,
+        )
+
+
 class ServerOwned(fields.Field[Any]):
-    """A field that only the ledger sets: present in a body, it is an error."""
+    """A field that only the ledger sets: present in a body, it is an error. Documented with
+    `not: {}`, a schema no value matches, so that the OpenAPI document forbids it too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            metadata={"not": {}, "description": "Set by the ledger; leave it out."}, **kwargs
+        )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         raise ValidationError(f"'{attr}' is set by the ledger, not by clients; remove it.")

@@ -1,4 +1,5 @@
-"""Per-token rate limiting (flask-limiter): 429 with Retry-After, as problem+json."""
+"""Per-token rate limiting (flask-limiter): 429 with Retry-After, as problem+json, counted in
+the ledger's database (or LEDGER_RATE_LIMIT_STORAGE) so that the limit holds across workers."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import hashlib
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
+from limits.errors import ConfigurationError
 
+from ledger import ratelimits
 from ledger.api.requests import PUBLIC_ENDPOINTS
+from ledger.settings import ConfigError, Settings
 
 
 def _caller() -> str:
@@ -18,7 +22,8 @@ def _caller() -> str:
     return "address:" + (request.remote_addr or "unknown")
 
 
-def install(app: Flask, limit: str) -> None:
+def install(app: Flask, settings: Settings) -> None:
+    limit = settings.rate_limit
     if limit.strip().lower() in ("off", "none", ""):
         return
 
@@ -29,11 +34,24 @@ def install(app: Flask, limit: str) -> None:
             response.headers.pop("Retry-After", None)
         return response
 
-    limiter = Limiter(
-        key_func=_caller,
-        app=app,
-        default_limits=[limit],
-        headers_enabled=True,
-        storage_uri="memory://",
-    )
+    try:
+        limiter = Limiter(
+            key_func=_caller,
+            app=app,
+            application_limits=[limit],  # one budget per token, over all endpoints
+            headers_enabled=True,
+            strategy="fixed-window",  # the one the database counters implement
+            storage_uri=ratelimits.storage_uri(settings),
+            # Counters that fail never fail a request: the worker logs a warning and counts in
+            # its own memory (the limit then holds per worker) until the storage answers again.
+            in_memory_fallback_enabled=True,
+            swallow_errors=True,
+        )
+    except ConfigurationError as error:
+        raise ConfigError(
+            f"LEDGER_RATE_LIMIT_STORAGE must be a storage URI of the `limits` library, such as "
+            f"redis://host:6379, or empty for the ledger's database ({error})"
+        ) from None
     limiter.request_filter(lambda: request.endpoint in PUBLIC_ENDPOINTS)
+    if settings.create_tables:
+        ratelimits.create_table(settings)

@@ -11,6 +11,7 @@ from eventsourcing.persistence import OperationalError as PersistenceOperational
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from ledger import metrics
 from ledger.api.strictjson import MalformedJSONError
 from ledger.domain import errors
 from ledger.settings import ConfigError
@@ -133,6 +134,7 @@ def validation_errors(messages: Mapping[str, Any]) -> list[dict[str, str]]:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.LedgerError)
     def ledger_error(error: errors.LedgerError) -> Response:
+        metrics.count_conflict(error)
         extra: dict[str, Any] = {"rule": error.rule}
         if isinstance(error, errors.VersionMismatchError):
             extra["current_version"] = error.current_version

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ledger.api.access import present_history
 from ledger.api.collaborations import limit_of, service
-from ledger.api.fields import Instant
+from ledger.api.fields import Instant, PageLimit
 from ledger.api.requests import Blueprint, principal
 from ledger.domain.timefmt import parse_instant
 from projections import history, timeline
@@ -21,17 +21,21 @@ from projections.timeline import Moment
 blp = Blueprint("read-models", __name__, description="Timeline, diff, histories, cause and effect")
 
 
+VERSION = "[0-9]{1,15}"
+
+
 class MomentField(fields.Field[Moment]):
     """A version (an integer) or a valid time (an RFC 3339 date-time)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(metadata={"type": "string", "example": "12",
+                                   "anyOf": [{"pattern": f"^{VERSION}$"}, {"format": "date-time"}],
                                    "description": "a version (integer) or a date-time (valid time)"},
                          **kwargs)  # fmt: skip
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Moment:
         text = fields.String()._deserialize(value, attr, data, **kwargs)
-        if re.fullmatch(r"\d{1,15}", text):
+        if re.fullmatch(VERSION, text):
             return Moment(version=int(text))
         return Moment(at=parse_instant(Instant()._deserialize(text, attr, data)))
 
@@ -44,14 +48,14 @@ class TimelineQuerySchema(LanguageQuerySchema):
     from_ = MomentField(data_key="from")
     to = MomentField()
     known_at = Instant()
-    limit = fields.Integer(validate=validate.Range(min=1, max=2**53))
+    limit = PageLimit()
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**53))
 
 
 class DiffQuerySchema(Schema):
     from_ = MomentField(data_key="from", required=True)
     to = MomentField(required=True)
-    known_at = Instant()
+    known_at = Instant(metadata={"description": "Only when from or to is a date-time"})
 
     @validates_schema
     def versions_ignore_known_at(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from ledger.api.access import present_event
 from ledger.api.collaborations import limit_of, service
-from ledger.api.fields import Choice, Id, Instant, IsoDate
+from ledger.api.fields import Choice, Id, Instant, IsoDate, PageLimit
 from ledger.api.problems import ApiProblem
 from ledger.api.requests import Blueprint, principal
 from ledger.cloudevents import to_cloudevent
@@ -46,7 +46,7 @@ class RegisterQuerySchema(Schema):
     known_at = Instant()
     review_due_before = IsoDate()
     collaboration = fields.List(fields.UUID())
-    limit = fields.Integer(validate=validate.Range(min=1, max=2**53))
+    limit = PageLimit()
     cursor = fields.String(validate=validate.Regexp(r"^[0-9a-f-]{36}/[A-Za-z0-9_.:-]{1,100}$",
                                                     error="Use the next_cursor of a previous page."))  # fmt: skip
 
@@ -60,7 +60,7 @@ class SummaryQuerySchema(Schema):
 
 class FeedQuerySchema(Schema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**53))
-    limit = fields.Integer(validate=validate.Range(min=1, max=2**53))
+    limit = PageLimit()
     format = fields.String(validate=validate.OneOf(FORMATS))
 
 

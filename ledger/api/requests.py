@@ -20,6 +20,7 @@ from ledger.ui.session import SESSION_COOKIE
 PUBLIC_ENDPOINTS = {
     "health.Health",
     "health.Ready",
+    "health.Metrics",  # counts by route and event type: no tenant's data
     "api-docs.openapi_json",
     "api-docs.openapi_swagger_ui",
     "docs_static",
@@ -139,6 +140,8 @@ def idempotency_key() -> str | None:
 
 
 def assign_request_id() -> None:
+    if "request_id" in g:
+        return  # assigned already, before the rate limiter (see _observe_requests)
     incoming = request.headers.get("X-Request-Id", "")
     g.request_id = (
         incoming if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", incoming) else (secrets.token_hex(8))

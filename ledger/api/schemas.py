@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import (
+    INCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from ledger.api.fields import (
     Amount,
@@ -14,10 +22,12 @@ from ledger.api.fields import (
     Instant,
     IsoDate,
     MoneySchema,
+    PageLimit,
     ServerOwned,
     StrictBoolean,
     Text,
 )
+from ledger.cloudevents import SPECVERSION, TYPE_PREFIX
 from ledger.domain import vocabulary as v
 
 SHORT = 200
@@ -35,7 +45,12 @@ def _unique(values: list[Any]) -> None:
 
 
 def _unique_list(item: fields.Field[Any], **kwargs: Any) -> fields.List[Any]:
-    return fields.List(item, validate=[validate.Length(max=LIST_MAX), _unique], **kwargs)
+    return fields.List(
+        item,
+        validate=[validate.Length(max=LIST_MAX), _unique],
+        metadata={"uniqueItems": True},
+        **kwargs,
+    )
 
 
 # Data of each event type (design.md §2).
@@ -199,6 +214,10 @@ class AgreementAmendedData(AgreementFieldsMixin):
     agreement_id = Id(required=True)
     reason = Text(required=True)
 
+    class Meta:
+        # For the OpenAPI document: agreement_id, reason and a change (changes_something).
+        json_schema: ClassVar[dict[str, Any]] = {"minProperties": 3}
+
     @validates_schema
     def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
         changed = set(data) - {"agreement_id", "reason"}
@@ -294,6 +313,9 @@ class CauseSchema(Schema):
     decision_id = Id()
     reflection_id = Id()
 
+    class Meta:
+        json_schema: ClassVar[dict[str, Any]] = {"minProperties": 1, "maxProperties": 1}
+
     @validates_schema
     def exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
         if len(data) != 1:
@@ -343,6 +365,56 @@ class EventSubmissionSchema(EnvelopeFields):
     def load_data(self, item: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         item["data"] = DATA_SCHEMAS[item["type"]]().load(item["data"])
         return item
+
+
+class CloudEventFields(Schema):
+    """A CloudEvent as the ledger takes it (ledger.cloudevents.to_submission), for the OpenAPI
+    document; what it carries is then loaded as a submission."""
+
+    specversion = fields.String(required=True, metadata={"enum": [SPECVERSION]})
+    id = Text(SHORT, required=True, metadata={"description": "Your system's id of the event"})
+    source = Text(SHORT, required=True, metadata={"description": "Your system"})
+    subject = fields.String(
+        allow_none=True, metadata={"format": "uuid", "description": "This collaboration's id"}
+    )
+    time = Instant(allow_none=True)
+    datacontenttype = fields.String(
+        allow_none=True, metadata={"pattern": r"^\s*application/json\s*(;.*)?$"}
+    )
+    data_base64 = fields.Raw(metadata={"not": {}, "description": "Send data as JSON instead."})
+    actingfor = Id()
+    capacity = Text(SHORT)
+    causedecision = Id()
+    causereflection = Id()
+    note = Text()
+    sharedwithfunders = fields.Raw(
+        metadata={"anyOf": [{"type": "boolean"}, {"type": "string"}],
+                  "description": 'true or false, or as a string: "true" or anything else'}
+    )  # fmt: skip
+
+    class Meta:
+        unknown = INCLUDE  # other extension attributes are left aside
+
+
+def _typed(envelope: type[Schema], name: str, types: list[str], kind: str) -> type[Schema]:
+    """How an event of one type is documented: its `type` and the data of that type."""
+    documented = {
+        "type": fields.String(required=True, metadata={"enum": types}),
+        "data": fields.Nested(DATA_SCHEMAS[name], required=True),
+    }
+    return envelope.from_dict(documented, name=f"{name}{kind}")
+
+
+# EventSubmissionSchema loads submissions (with an error per offending field); the OpenAPI
+# document states them, and CloudEvents, as the oneOf of these, keyed by `type`
+# (catalogue.register_data_schemas).
+SUBMISSION_SCHEMAS = {
+    name: _typed(EnvelopeFields, name, [name], "Submission") for name in v.EVENT_TYPES[1:]
+}
+CLOUDEVENT_SCHEMAS = {
+    name: _typed(CloudEventFields, name, [name, TYPE_PREFIX + name], "CloudEvent")
+    for name in v.EVENT_TYPES[1:]
+}
 
 
 class FoundingSchema(CollaborationFoundedData):
@@ -409,6 +481,12 @@ class StoredEventSchema(Schema):
     receipt = fields.Nested(ReceiptSchema, allow_none=True)
 
 
+class StoredEventBatchSchema(Schema):
+    """The events of a batch of CloudEvents, stored all or nothing."""
+
+    items = fields.List(fields.Nested(StoredEventSchema), required=True)
+
+
 class EventPageSchema(Schema):
     items = fields.List(fields.Nested(StoredEventSchema))
     next_after = fields.Integer(allow_none=True)
@@ -465,7 +543,7 @@ class EventTypeCatalogueSchema(Schema):
 
 
 class PageQuerySchema(Schema):
-    limit = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
+    limit = PageLimit()
 
 
 class EventPageQuerySchema(PageQuerySchema):
@@ -480,7 +558,7 @@ class CollaborationPageQuerySchema(PageQuerySchema):
 
 class StateQuerySchema(Schema):
     version = fields.Integer(validate=validate.Range(min=1, max=MAX_VERSION))
-    known_at = Instant()
+    known_at = Instant(metadata={"description": "Not together with version"})
     at = Instant()
 
     @validates_schema

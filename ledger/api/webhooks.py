@@ -20,10 +20,18 @@ blp = Blueprint(
 )
 
 
+# http(s), a host, then a path, query or fragment if any; no spaces or control characters.
+WEBHOOK_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#]+([/?#][^\x00-\x20\x7f]*)?$"
+
+
 class SubscriptionRequestSchema(Schema):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                     validate=validate.Length(max=2000),
-                     metadata={"description": "Where to POST; a public http(s) address."})  # fmt: skip
+    # Checked here for its form only, as the document states it: whether its host resolves to
+    # public addresses is checked when subscribing (ledger.webhooks.targets), with its own 422.
+    url = fields.String(required=True, validate=[validate.Length(max=2000), validate.Regexp(
+                            WEBHOOK_URL, error="Use an http(s) URL with a host, like "
+                            "https://example.org/hooks.")],
+                        metadata={"description": "Where to POST; a public http(s) address.",
+                                  "format": "uri"})  # fmt: skip
     secret = fields.String(required=True, load_only=True, validate=validate.Length(min=16, max=256),
                            metadata={"description": "Signs each delivery (X-Ledger-Signature); "
                                      "never shown again."})  # fmt: skip

@@ -43,7 +43,10 @@ def is_internal(address: Address) -> bool:
 def check_target(url: str, *, allow_private: bool, resolve: Resolve = _resolve) -> None:
     """Raise `TargetRefusedError` unless `url` is http(s) and its host resolves only to
     addresses the ledger may reach: every address is checked, not just the first."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefusedError("The url must be an http:// or https:// URL with a host name.")
     host = parts.hostname

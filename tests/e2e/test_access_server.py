@@ -14,6 +14,7 @@ import requests
 
 from ledger.service import LedgerService
 from ledger.settings import Settings
+from tests.conftest import database_url
 from tests.e2e.conftest import Server, ledger_command
 from tests.integration.access_fixtures import expire_in, serving, unique
 
@@ -100,11 +101,13 @@ def test_a_body_streamed_without_a_length_over_the_limit_is_413(server: Server) 
 
 
 @pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def limited(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, str]]]:
     directory: Path = tmp_path_factory.mktemp("limited")
     env = {
         **os.environ,
-        "LEDGER_DATABASE_URL": f"sqlite:///{directory / 'ledger.sqlite'}",
+        "LEDGER_DATABASE_URL": database_url(backend, directory, request),
         "LEDGER_LOG_LEVEL": "WARNING",
         "LEDGER_RATE_LIMIT": "5 per minute",
     }
@@ -129,16 +132,8 @@ def test_a_token_over_the_rate_limit_gets_429_with_retry_after(
     assert statuses(url, other, 1) == [200]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger/api/limits.py install(): storage_uri='memory://' keeps the counters inside "
-    "each gunicorn worker, so with N workers a token gets up to N times LEDGER_RATE_LIMIT "
-    "(10 instead of 5 per minute with 2 workers). Fix: a shared storage (e.g. the database, "
-    "redis:// or memcached://, configurable as LEDGER_RATE_LIMIT_STORAGE), or document that the "
-    "limit is per worker and divide it by the number of workers.",
-)
 def test_the_rate_limit_holds_across_workers(limited: tuple[str, dict[str, str]]) -> None:
     url, env = limited
     token = ledger_command("token", "create", "--name", "spread", env=env).strip()
     codes = statuses(url, token, 30)
-    assert codes.count(200) == 5, codes
+    assert codes == [200] * 5 + [429] * 25, codes

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from ledger.demo import DEMO_NAME
+from tests.conftest import database_url
 from tests.e2e.conftest import Server, free_port, ledger_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,9 +45,11 @@ def test_token_create_with_a_taken_name_fails_and_says_why(server: Server) -> No
 
 
 @pytest.mark.timeout(180)
-def test_make_run_serves_the_demo_and_prints_a_working_token(tmp_path: Path) -> None:
+def test_make_run_serves_the_demo_and_prints_a_working_token(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     port = free_port()
-    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}"}
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url(backend, tmp_path, request)}
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
         cwd=REPO,

@@ -1,11 +1,10 @@
 """Keys, bundles and offline verification through the `ledger` command, against a real server
-that signs checkpoints."""
+that signs checkpoints. (The key files themselves: tests/unit/test_keys_command.py.)"""
 
 from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -77,19 +76,6 @@ def collaboration(signing_server: Server) -> str:
 def offline_env() -> dict[str, str]:
     """An environment whose database cannot be reached: verifying must not need one."""
     return {**os.environ, "LEDGER_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
-
-
-def test_keys_create_writes_an_owner_only_private_key_and_a_public_key(tmp_path: Path) -> None:
-    path = tmp_path / "new.key"
-
-    result = ledger("keys", "create", str(path), env=dict(os.environ))
-
-    assert result.returncode == 0, result.stderr
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert Path(f"{path}.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
-    again = ledger("keys", "create", str(path), env=dict(os.environ))
-    assert again.returncode != 0
-    assert "exists" in again.stderr
 
 
 def test_an_exported_bundle_verifies_offline(

@@ -1,10 +1,11 @@
-"""The evaluator's pages in real headless Chromium, against real gunicorn on SQLite serving the
-demo collaboration: log in with a token, move the date slider, follow a reflection to the
-changes it caused, switch language, read the charts, the diff and the register.
+"""The evaluator's pages in real headless Chromium, against real gunicorn serving the demo
+collaboration from SQLite and from PostgreSQL: log in with a token, move the date slider, follow
+a reflection to the changes it caused, switch language, read the charts, the diff and the
+register.
 
-Every test fails on a console error or a failed request. Screenshots go to test-artifacts/ui/
-and each page's server time (its Server-Timing header) is reported at the end. Without
-Chromium these tests are skipped locally, loudly, and fail under CI=true.
+Every test fails on a console error or a failed request. Screenshots go to
+test-artifacts/ui/<backend>/ and each page's server time (its Server-Timing header) is reported
+at the end. Without Chromium these tests are skipped locally, loudly, and fail under CI=true.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, database_url
 from tests.e2e.conftest import free_port, ledger_command, stop, wait_until_healthy
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
@@ -41,6 +42,7 @@ class UiServer:
     url: str
     token: str
     collaboration_id: str
+    artifacts: Path  # where the screenshots of this server's pages go
 
     def page(self, path: str = "") -> str:
         return f"{self.url}/ui/c/{self.collaboration_id}/{path}"
@@ -55,11 +57,15 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
-    """gunicorn on a SQLite file seeded with the demo, and an evaluator token for it."""
+def ui_server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[UiServer]:
+    """gunicorn on a database seeded with the demo, and an evaluator token for it."""
     directory = tmp_path_factory.mktemp("ui")
-    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{directory / 'ledger.sqlite'}",
+    env = {**os.environ, "LEDGER_DATABASE_URL": database_url(backend, directory, request),
            "LEDGER_LOG_LEVEL": "WARNING"}  # fmt: skip
+    artifacts = ARTIFACTS / backend
+    artifacts.mkdir(parents=True, exist_ok=True)
     collaboration_id = ledger_command("demo", env=env).strip()
     token = ledger_command("token", "create", "--name", "ui-evaluator", "--role", "evaluator",
                            "--collaboration", collaboration_id, env=env).strip()  # fmt: skip
@@ -72,7 +78,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process)
-            yield UiServer(url, token, collaboration_id)
+            yield UiServer(url, token, collaboration_id, artifacts)
         finally:
             stop(process)
 
@@ -99,22 +105,23 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     driver.set_page_load_timeout(30)
     driver.get("about:blank")
     problems(driver)  # Chromium's own start page fails offline: not ours to judge
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
 
 
 @pytest.fixture(scope="module")
-def timings(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, float]]]:
-    """Each page's server time; reported (not asserted) when the module is done."""
+def timings(
+    ui_server: UiServer, backend: str, request: pytest.FixtureRequest
+) -> Iterator[list[tuple[str, float]]]:
+    """Each page's server time; reported (not asserted) when the backend's tests are done."""
     found: list[tuple[str, float]] = []
     yield found
     if not found:
         return
     lines = [f"{ms:8.1f} ms  {page}" for page, ms in found]
-    summary = (f"UI pages' server time (Server-Timing, demo data): max {max(ms for _, ms in found):.1f} ms, "
+    summary = (f"UI pages' server time (Server-Timing, demo data, {backend}): max {max(ms for _, ms in found):.1f} ms, "
                f"{sum(ms < 200 for _, ms in found)}/{len(found)} under 200 ms")  # fmt: skip
-    (ARTIFACTS / "timings.txt").write_text("\n".join([summary, *lines]) + "\n")
+    (ui_server.artifacts / "timings.txt").write_text("\n".join([summary, *lines]) + "\n")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is not None and capture is not None:
@@ -129,10 +136,11 @@ def session(browser: Any, ui_server: UiServer) -> Any:
     """The browser, logged in through the login form by pasting the token."""
     from selenium.webdriver.common.by import By
 
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})  # the other backend's session
     browser.get(f"{ui_server.url}/ui/")
     wait_for(browser, lambda d: "/ui/login" in d.current_url)
     browser.find_element(By.ID, "token").send_keys(ui_server.token)
-    screenshot(browser, "01-login")
+    screenshot(browser, ui_server, "01-login")
     browser.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
     wait_for(browser, lambda d: d.current_url.rstrip("/").endswith("/ui"))
     return browser
@@ -147,14 +155,14 @@ def wait_for(driver: Any, condition: Any) -> Any:
     return WebDriverWait(driver, WAIT_SECONDS).until(condition)
 
 
-def screenshot(driver: Any, name: str) -> None:
+def screenshot(driver: Any, ui_server: UiServer, name: str) -> None:
     """The whole page, not only the window."""
     shot = driver.execute_cdp_cmd(
         "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
     )
     import base64
 
-    (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+    (ui_server.artifacts / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
 def visit(driver: Any, url: str, timings: list[tuple[str, float]]) -> None:
@@ -236,7 +244,7 @@ def test_logging_in_keeps_the_token_in_an_httponly_strict_cookie_not_the_url(
     assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/ui")
     assert ui_server.token not in session.current_url
     assert "Leerecosysteem Kanaalzone" in text_of(session, "main")
-    screenshot(session, "02-collaborations")
+    screenshot(session, ui_server, "02-collaborations")
     assert_clean(session)
 
 
@@ -262,13 +270,13 @@ def test_the_date_slider_moves_the_overview_through_time(
     assert len(session.find_elements(By.CSS_SELECTOR, "#partners tbody tr")) == 3
     assert f"at={first_day}" in session.current_url
     assert session.switch_to.active_element == slider  # the keyboard stays where it was
-    screenshot(session, "03-overview-founding-day")
+    screenshot(session, ui_server, "03-overview-founding-day")
 
     founding_label = slider.get_attribute("aria-valuetext")
     slider.send_keys(Keys.ARROW_RIGHT * 100)
     wait_for(session, lambda d: "opbouw" in text_of(d, "#phase-title + p"))
     assert slider.get_attribute("aria-valuetext") not in (None, "", founding_label)
-    screenshot(session, "04-overview-100-days-later")
+    screenshot(session, ui_server, "04-overview-100-days-later")
     record_fetch_timings(session, timings)
     assert_clean(session)
 
@@ -300,13 +308,13 @@ def test_a_reflection_leads_to_the_changes_it_caused(
     entries = session.find_elements(By.CSS_SELECTOR, "ol.timeline > li.event")
     assert len(entries) == 5
     assert all("kind-ReflectionHeld" in str(e.get_attribute("class")) for e in entries)
-    screenshot(session, "05-timeline-reflections")
+    screenshot(session, ui_server, "05-timeline-reflections")
 
     click(session, "a[data-effects=reflectie-leergeschiedenis]")
     wait_for(session, lambda d: REFLECTION in text_of(d, "h1"))
     record_timing(session, timings)
     assert DECISION in text_of(session, "ol.effects")
-    screenshot(session, "06-reflection-and-its-effects")
+    screenshot(session, ui_server, "06-reflection-and-its-effects")
 
     click(session, "ol.effects a[data-effects=besluit-kompas]")
     wait_for(session, lambda d: DECISION in text_of(d, "h1"))
@@ -318,7 +326,7 @@ def test_a_reflection_leads_to_the_changes_it_caused(
     assert session.find_elements(
         By.CSS_SELECTOR, ".cause-item a[data-cause=reflectie-leergeschiedenis]"
     )
-    screenshot(session, "07-decision-and-its-effects")
+    screenshot(session, ui_server, "07-decision-and-its-effects")
     assert_clean(session)
 
 
@@ -335,7 +343,7 @@ def test_the_pages_speak_dutch_by_accept_language_and_switch_to_english(
     assert text_of(session, "h1") == "Timeline"
     assert "later ingevoerd" not in text_of(session, "main")
     assert "entered later" in text_of(session, "main")  # backdated entries are marked
-    screenshot(session, "08-timeline-in-english")
+    screenshot(session, ui_server, "08-timeline-in-english")
 
     visit(session, ui_server.page(), timings)  # the choice is remembered
     assert text_of(session, "h1") == "Overview"
@@ -355,7 +363,7 @@ def test_charts_are_drawn_on_the_server_as_svg(
         assert bars, chart
     assert session.find_elements(By.CSS_SELECTOR, "#agreements-chart g.mark-amended")
     assert session.find_elements(By.CSS_SELECTOR, "#partners-chart rect.band")
-    screenshot(session, "09-charts")
+    screenshot(session, ui_server, "09-charts")
     assert_clean(session)
 
 
@@ -372,7 +380,7 @@ def test_the_diff_shows_two_moments_side_by_side(
     assert any(h.startswith("Ervoor") for h in headers) and any(
         h.startswith("Erna") for h in headers
     )
-    screenshot(session, "10-diff")
+    screenshot(session, ui_server, "10-diff")
     assert_clean(session)
 
 
@@ -391,7 +399,7 @@ def test_the_register_filters_like_the_api_and_downloads_csv(
     titles = [r.find_element(By.TAG_NAME, "th").text.rsplit(" v", 1)[0] for r in rows]
     assert titles == ["Samenwerkingsovereenkomst Leerecosysteem Kanaalzone",
                       "Subsidieovereenkomst Lerende netwerken"]  # fmt: skip
-    screenshot(session, "11-register")
+    screenshot(session, ui_server, "11-register")
 
     csv_url = session.find_element(By.ID, "csv-link").get_attribute("href")
     cookies = {c["name"]: c["value"] for c in session.get_cookies()}

@@ -113,12 +113,12 @@ class World:
         return store
 
 
-def world_settings(directory: Path, **overrides: Any) -> Settings:
-    """SQLite settings with a signing key, so that integrity routes can answer once they exist."""
+def world_settings(directory: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings with a signing key, so that integrity routes can answer once they exist."""
     key = directory / "keys" / "signing.pem"
     create_key_files(key)
     return Settings(
-        database_url=f"sqlite:///{directory / 'ledger.sqlite'}",
+        database_url=database_url,
         signing_key_file=str(key),
         webhook_allow_private=True,
         log_level="WARNING",
@@ -220,8 +220,8 @@ def expire_in(store: LedgerStore, name: str) -> None:
         )
 
 
-def open_world(directory: Path) -> Iterator[World]:
-    app = create_app(world_settings(directory))
+def open_world(directory: Path, database_url: str) -> Iterator[World]:
+    app = create_app(world_settings(directory, database_url))
     try:
         yield build_world(app)
     finally:

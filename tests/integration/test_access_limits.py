@@ -1,7 +1,6 @@
 """Limits at their boundaries (body size, JSON depth, array length, page size, requests per
-token), the security headers on every kind of answer, 405 with Allow, errors without stack
-traces, and a database file only its owner can read. SQLite only: none of it depends on the
-backend."""
+token), the security headers on every kind of answer, 405 with Allow, and errors without stack
+traces. (That the SQLite files are readable by their owner only: tests/unit/test_sqlite_files.py.)"""
 
 from __future__ import annotations
 
@@ -15,10 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ledger.api import create_app
 from ledger.settings import Settings
 from ledger.tokens import TokenStore
-from tests.integration.helpers import LedgerApi, assert_problem, role, sqlite_settings
+from tests.conftest import database_url, open_app
+from tests.integration.access_fixtures import unique
+from tests.integration.helpers import LedgerApi, assert_problem, role
 
 JSON = "application/json"
 MAX_DEPTH = 32
@@ -26,9 +26,15 @@ MAX_ITEMS = 200
 MAX_LIMIT = 1000
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return sqlite_settings(tmp_path)
+@pytest.fixture(scope="module")
+def app(module_app: Flask) -> Flask:
+    """One app per backend for the module: each test has a collaboration of its own."""
+    return module_app
+
+
+@pytest.fixture(scope="module")
+def token(module_token: str) -> str:
+    return module_token
 
 
 @pytest.fixture
@@ -73,11 +79,12 @@ def test_a_body_one_byte_over_the_limit_is_413_and_stores_nothing(
 ) -> None:
     limit = app.config["LEDGER_MAX_BODY_BYTES"]
     body = padded({"type": "PhaseStarted", "data": {"name": "Pilot"}}, limit + 1)
+    collaborations = api.collaboration_ids()
     response = post_raw(client, path.format(cid=cid), body, auth)
     assert_problem(response, 413)
     assert str(limit) in response.get_json()["detail"]
     assert api.version(cid) == 1
-    assert api.collaboration_ids() == [cid]
+    assert api.collaboration_ids() == collaborations
 
 
 # JSON depth
@@ -156,15 +163,13 @@ def test_limit_1001_is_400(client: FlaskClient, auth: dict[str, str], cid: str, 
 
 
 @pytest.fixture
-def limited(tmp_path: Path) -> Iterator[Flask]:
+def limited(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     env = {
-        "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'limited.sqlite'}",
+        "LEDGER_DATABASE_URL": database_url(backend, tmp_path, request),
         "LEDGER_RATE_LIMIT": "5 per minute",
         "LEDGER_LOG_LEVEL": "WARNING",
     }
-    application = create_app(Settings.from_env(env))
-    yield application
-    application.extensions["ledger.service"].close()
+    yield from open_app(Settings.from_env(env))
 
 
 def bearer(app: Flask, name: str) -> dict[str, str]:
@@ -202,7 +207,7 @@ def test_requests_without_a_valid_token_are_limited_too(limited: Flask) -> None:
 def answers(app: Flask, client: FlaskClient, auth: dict[str, str], cid: str) -> dict[str, Any]:
     """Requests that produce each kind of answer: (method, path, kwargs, expected status)."""
     funder = {"Authorization": "Bearer " + app.extensions["ledger.tokens"].create(
-        "a-funder", "funder", collaborations=[cid])}  # fmt: skip
+        unique("a-funder"), "funder", collaborations=[cid])}  # fmt: skip
     limit = app.config["LEDGER_MAX_BODY_BYTES"]
     return {
         "200": ("GET", "/collaborations", {"headers": auth}, 200),
@@ -295,16 +300,3 @@ def test_a_method_not_allowed_is_405_with_allow(
     assert_problem(response, 405)
     assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
     assert method not in response.headers["Allow"]
-
-
-# The database file
-
-
-def test_the_sqlite_files_are_readable_by_their_owner_only(
-    settings: Settings, api: LedgerApi, cid: str
-) -> None:
-    database = Path(settings.database_url.removeprefix("sqlite:///"))
-    files = list(database.parent.glob(database.name + "*"))
-    assert database in files and len(files) >= 2  # the database and its write-ahead log
-    for path in files:
-        assert path.stat().st_mode & 0o777 == 0o600, (path.name, oct(path.stat().st_mode))

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from tests.conftest import database_url
 from tests.integration.access_fixtures import (
     CALLERS,
     HOOK_URL,
@@ -228,8 +229,11 @@ class Cell:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    yield from open_world(tmp_path_factory.mktemp("access-world"))
+def world(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[World]:
+    directory = tmp_path_factory.mktemp("access-world")
+    yield from open_world(directory, database_url(backend, directory, request))
 
 
 def matrix_routes(world: World) -> list[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Tokens: issued and revoked with `ledger token ...` and the admin endpoints, refused at once
-when revoked or expired, logged for good, and stored only as hashes (SQLite file, as operators
-run the command line against it). A few tests run the command as a process; the others invoke
-it in-process (same code, without a second of interpreter start-up each)."""
+when revoked or expired, logged for good, and stored only as hashes, as a dump of the database
+shows. A few tests run the command as a process; the others invoke it in-process (same code,
+without a second of interpreter start-up each)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 from flask import Flask
@@ -25,21 +28,13 @@ from flask.testing import FlaskClient
 from ledger.cli import main
 from ledger.domain.timefmt import parse_instant
 from ledger.logs import JsonFormatter
+from ledger.persistence import LedgerStore
 from ledger.settings import Settings
-from tests.integration.helpers import LedgerApi, assert_problem, sqlite_settings
+from ledger.tokens import TokenStore
+from tests import pg
+from tests.integration.helpers import LedgerApi, assert_problem
 
 TOKEN = re.compile(r"glt_[A-Za-z0-9_-]{43}")
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """SQLite only: the command line and the dump work on the database file itself."""
-    return sqlite_settings(tmp_path)
-
-
-@pytest.fixture
-def database(settings: Settings) -> Path:
-    return Path(settings.database_url.removeprefix("sqlite:///"))
 
 
 @pytest.fixture
@@ -69,11 +64,10 @@ def run(env: dict[str, str], *args: str, check: bool = True) -> Any:
 
 
 @pytest.fixture
-def sql(database: Path) -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(database)
-    connection.row_factory = sqlite3.Row
-    yield connection
-    connection.close()
+def store(app: Flask) -> LedgerStore:
+    """The ledger's own tables, queried with plain SQL on either backend."""
+    tokens: TokenStore = app.extensions["ledger.tokens"]
+    return tokens.store
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -88,7 +82,7 @@ def listed(env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def test_the_command_line_issues_lists_and_revokes_tokens(
-    api: LedgerApi, client: FlaskClient, env: dict[str, str], sql: sqlite3.Connection
+    api: LedgerApi, client: FlaskClient, env: dict[str, str], store: LedgerStore
 ) -> None:
     cid = api.found_id()
     created = ledger(env, "token", "create", "--name", "meetings", "--role", "recorder",
@@ -111,8 +105,8 @@ def test_the_command_line_issues_lists_and_revokes_tokens(
     # The running app refuses it at once: nothing is cached.
     refused = client.get(f"/collaborations/{cid}", headers=bearer(token))
     assert_problem(refused, 401)
-    revoked = sql.execute("SELECT revoked_at FROM ledger_tokens WHERE name='meetings'").fetchone()
-    assert revoked["revoked_at"] is not None
+    revoked = store.query_one("SELECT revoked_at FROM ledger_tokens WHERE name=?", ("meetings",))
+    assert revoked is not None and revoked["revoked_at"] is not None
 
 
 def test_the_command_line_limits_system_tokens_to_their_event_types(
@@ -147,18 +141,19 @@ def test_the_command_line_refuses_a_scope_that_does_not_fit_the_role(
 
 
 def test_an_expired_token_is_refused(
-    api: LedgerApi, client: FlaskClient, env: dict[str, str], sql: sqlite3.Connection
+    api: LedgerApi, client: FlaskClient, env: dict[str, str], store: LedgerStore
 ) -> None:
     token = ledger(env, "token", "create", "--name", "visitor", "--expires-in", "1").stdout.strip()
     assert client.get("/collaborations", headers=bearer(token)).status_code == 200
-    row = sql.execute("SELECT expires_at FROM ledger_tokens WHERE name='visitor'").fetchone()
+    row = store.query_one("SELECT expires_at FROM ledger_tokens WHERE name=?", ("visitor",))
+    assert row is not None
     expires = parse_instant(row["expires_at"])
     assert abs(expires - (datetime.now(UTC) + timedelta(days=1))) < timedelta(minutes=5)
 
     # A day goes by.
     past = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    with sql:
-        sql.execute("UPDATE ledger_tokens SET expires_at=? WHERE name='visitor'", (past,))
+    with store.writing() as cursor:
+        store.run(cursor, "UPDATE ledger_tokens SET expires_at=? WHERE name=?", (past, "visitor"))
     assert_problem(client.get("/collaborations", headers=bearer(token)), 401)
 
 
@@ -213,7 +208,7 @@ def test_revoking_a_token_that_does_not_exist_is_404(
 
 def test_the_token_log_records_who_issued_and_revoked_what_when_with_which_scope(
     api: LedgerApi, client: FlaskClient, auth: dict[str, str], env: dict[str, str],
-    sql: sqlite3.Connection,
+    store: LedgerStore,
 ) -> None:  # fmt: skip
     started = datetime.now(UTC) - timedelta(seconds=1)
     cid = api.found_id()
@@ -224,7 +219,7 @@ def test_the_token_log_records_who_issued_and_revoked_what_when_with_which_scope
     assert client.delete("/tokens/board", headers=auth).status_code == 204
     run(env, "token", "revoke", "forms")
 
-    rows = [dict(r) for r in sql.execute("SELECT * FROM ledger_token_log ORDER BY rowid")]
+    rows = store.query("SELECT * FROM ledger_token_log ORDER BY at")
     seen = [(r["actor"], r["action"], r["name"], r["role"]) for r in rows]
     assert seen == [
         ("cli", "create", "tester", "admin"),  # the fixture's token (TokenStore.create default)
@@ -243,38 +238,69 @@ def test_the_token_log_records_who_issued_and_revoked_what_when_with_which_scope
     assert "glt_" not in json.dumps(rows)
 
 
+@dataclass(frozen=True)
+class Dump:
+    """What an operator's backup holds: the database as SQL text, and the raw bytes of the files
+    that the database wrote."""
+
+    text: str
+    files: dict[str, bytes]
+
+
+def sqlite_dump(url: str) -> Dump:
+    """`.dump` of the SQLite file, and the file itself with its write-ahead log."""
+    database = Path(url.removeprefix("sqlite:///"))
+    with closing(sqlite3.connect(database)) as connection:
+        text = "\n".join(connection.iterdump())
+    files = {path.name: path.read_bytes() for path in database.parent.glob(database.name + "*")}
+    return Dump(text, files)
+
+
+def postgres_dump(cluster: pg.Cluster, url: str, since: float) -> Dump:
+    """`pg_dump` of the database, and the files of its tables (after a checkpoint wrote them)
+    together with the write-ahead log the cluster wrote since `since` (an epoch second)."""
+    text = subprocess.run(
+        [str(cluster.bin_dir / "pg_dump"), "--dbname", url],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CHECKPOINT")
+        row = connection.execute(
+            "SELECT oid FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    data = cluster.directory / "data"
+    tables = [path for path in (data / "base" / str(row[0])).iterdir() if path.is_file()]
+    log = [path for path in (data / "pg_wal").iterdir()
+           if path.is_file() and path.stat().st_mtime >= since]  # fmt: skip
+    assert log, "no write-ahead log was written during the test"
+    return Dump(text, {str(path.relative_to(data)): path.read_bytes() for path in tables + log})
+
+
 def test_a_dump_of_the_database_holds_no_usable_token(
-    client: FlaskClient, auth: dict[str, str], env: dict[str, str], database: Path
-) -> None:
+    client: FlaskClient, auth: dict[str, str], env: dict[str, str], settings: Settings,
+    backend: str, request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    started = time.time() - 1
     from_cli = run(env, "token", "create", "--name", "operator").stdout.strip()
     issued = client.post("/tokens", json={"name": "auditor", "role": "auditor"}, headers=auth)
     secrets = [from_cli, issued.get_json()["token"], auth["Authorization"].split()[1]]
 
-    connection = sqlite3.connect(database)
-    try:
-        dump = "\n".join(connection.iterdump())
-    finally:
-        connection.close()
-    assert "glt_" not in dump
+    if backend == "postgres":
+        cluster: pg.Cluster = request.getfixturevalue("postgres_cluster")
+        dump = postgres_dump(cluster, settings.database_url, started)
+    else:
+        dump = sqlite_dump(settings.database_url)
+    assert "glt_" not in dump.text
     for secret in secrets:
-        assert secret not in dump
-        assert hashlib.sha256(secret.encode()).hexdigest() in dump  # hashes only
+        assert secret not in dump.text
+        assert hashlib.sha256(secret.encode()).hexdigest() in dump.text  # hashes only
     # Nor in the raw files, write-ahead log included.
-    for path in database.parent.glob(database.name + "*"):
-        raw = path.read_bytes()
-        assert b"glt_" not in raw, path.name
-
-
-def test_the_command_line_creates_the_database_file_for_its_owner_only(
-    tmp_path: Path,
-) -> None:
-    database = tmp_path / "fresh" / "ledger.sqlite"
-    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{database}", "LEDGER_LOG_LEVEL": "WARNING"}  # fmt: skip
-    run(env, "token", "create", "--name", "first")
-    files = list(database.parent.glob("ledger.sqlite*"))
-    assert database in files
-    for path in files:
-        assert path.stat().st_mode & 0o777 == 0o600, (path.name, oct(path.stat().st_mode))
+    for name, raw in dump.files.items():
+        for secret in secrets:
+            assert secret.encode() not in raw, name
+        if not name.startswith("pg_wal"):  # the cluster's log holds other tests' databases too
+            assert b"glt_" not in raw, name
 
 
 def test_tokens_never_appear_in_the_logs(

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
-from ledger.settings import Settings
 from tests.integration.helpers import (
     BARE_VERSION,
     UNKNOWN_UUID,
     LedgerApi,
     assert_problem,
     error_fields,
-    sqlite_settings,
 )
 
 FOUND = "/collaborations"
@@ -26,11 +24,16 @@ JSON = "application/json"
 TWO_MIB = 2 * 1024 * 1024
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """SQLite only: nothing checked here depends on the backend, so PostgreSQL would only
-    double the time; storing, rules and retries are tested on both backends elsewhere."""
-    return sqlite_settings(tmp_path)
+@pytest.fixture(scope="module")
+def app(module_app: Flask) -> Flask:
+    """One app per backend for the module: each test has a collaboration of its own and checks
+    that the list of collaborations did not change."""
+    return module_app
+
+
+@pytest.fixture(scope="module")
+def token(module_token: str) -> str:
+    return module_token
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,13 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ledger.domain.vocabulary import EVENT_TYPES
-from ledger.settings import Settings
 from tests.integration.helpers import (
     EVERY_TYPE,
     UNKNOWN_UUID,
     LedgerApi,
     assert_problem,
-    sqlite_settings,
 )
 
 UNDOCUMENTED_ENDPOINTS = {
@@ -30,11 +27,16 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 PUBLIC_PATHS = ["/health", "/ready", "/openapi.json", "/docs", "/docs/static/swagger-ui.css"]
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """SQLite only: nothing checked here depends on the backend, so PostgreSQL would only
-    double the time; storing, rules and retries are tested on both backends elsewhere."""
-    return sqlite_settings(tmp_path)
+@pytest.fixture(scope="module")
+def app(module_app: Flask) -> Flask:
+    """One app per backend for the module: the tests read, or write to collaborations of their
+    own."""
+    return module_app
+
+
+@pytest.fixture(scope="module")
+def token(module_token: str) -> str:
+    return module_token
 
 
 # The data fields that name things, which every event of the type must carry.
@@ -291,6 +293,7 @@ def test_protected_routes_need_a_valid_bearer_token(
     api: LedgerApi, method: str, path: str, credentials: str | None
 ) -> None:
     cid = api.found_id()
+    collaborations = api.collaboration_ids()
     headers = {"Authorization": credentials} if credentials is not None else {}
 
     response = api.client.open(
@@ -300,7 +303,7 @@ def test_protected_routes_need_a_valid_bearer_token(
     problem = assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert "Bearer" in problem["detail"]
-    assert api.collaboration_ids() == [cid]
+    assert api.collaboration_ids() == collaborations
     assert api.version(cid) == 1
 
 

@@ -3,8 +3,6 @@ commit order, paged with `after`, even where the database's own ids skip values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,18 +10,8 @@ from eventsourcing.persistence import RecordConflictError
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ledger.api import create_app
 from ledger.service import LedgerService
-from tests.integration.helpers import LedgerApi, assert_problem, error_fields, sqlite_settings
-
-
-@pytest.fixture
-def on_sqlite(tmp_path: Path) -> Iterator[LedgerApi]:
-    """For what does not depend on the backend: paging past the head, malformed queries."""
-    app = create_app(sqlite_settings(tmp_path))
-    token = app.extensions["ledger.tokens"].create("reader")
-    yield LedgerApi(app.test_client(), {"Authorization": f"Bearer {token}"})
-    app.extensions["ledger.service"].close()
+from tests.integration.helpers import LedgerApi, assert_problem, error_fields
 
 
 def read_feed(client: FlaskClient, auth: dict[str, str], limit: int) -> list[dict[str, Any]]:
@@ -70,11 +58,10 @@ def test_the_feed_pages_every_event_once_at_gap_free_positions_in_commit_order(
         assert [i for i in feed if i["collaboration_id"] == cid] == stream
 
 
-def test_the_feed_after_its_head_is_empty(on_sqlite: LedgerApi) -> None:
-    stored = record_interleaved(on_sqlite, collaborations=1, rounds=1)
+def test_the_feed_after_its_head_is_empty(api: LedgerApi) -> None:
+    stored = record_interleaved(api, collaborations=1, rounds=1)
     for after in (len(stored), len(stored) + 10):
-        response = on_sqlite.client.get("/feed", query_string={"after": after},
-                                        headers=on_sqlite.auth)  # fmt: skip
+        response = api.client.get("/feed", query_string={"after": after}, headers=api.auth)
         assert response.get_json() == {"items": [], "next_after": None}
 
 
@@ -106,8 +93,8 @@ def test_feed_positions_stay_gap_free_when_a_conflicting_write_was_rolled_back(
                          ({"after": "x"}, "after")]
 )  # fmt: skip
 def test_a_malformed_feed_query_is_a_400_problem(
-    on_sqlite: LedgerApi, query: dict[str, str], field: str
+    api: LedgerApi, query: dict[str, str], field: str
 ) -> None:
-    response = on_sqlite.client.get("/feed", query_string=query, headers=on_sqlite.auth)
+    response = api.client.get("/feed", query_string=query, headers=api.auth)
     problem = assert_problem(response, 400)
     assert error_fields(problem) == {field}

@@ -12,21 +12,25 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg.sql import SQL, Identifier
 
 from ledger.api import create_app
 from ledger.demo import seed_demo
 from ledger.domain.timefmt import format_instant
 from ledger.service import LedgerService
 from ledger.settings import Settings
-from projections.register import AGREEMENT_TOPICS, BATCH, NAME, AgreementRegister
-from tests.conftest import BACKENDS, database_url
+from projections.register import AGREEMENT_TOPICS, BATCH, AgreementRegister
+from tests import pg
+from tests.conftest import database_url
 from tests.integration.helpers import FOUNDED_AT, LedgerApi, day, partner
 
 AGREEMENT_TYPES = tuple(topic.removeprefix("ledger:") for topic in AGREEMENT_TOPICS)
@@ -129,14 +133,14 @@ def record_story(api: LedgerApi) -> dict[str, Any]:
     return {"cid": cid, "club_cid": club_cid, **recorded}
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module")
 def funded(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Funder, dict[str, Any]]]:
     """The story, recorded once per backend for every question of this module: asking does not
     change the record."""
     settings = Settings(
-        database_url=database_url(request.param, tmp_path_factory.mktemp("register"), request)
+        database_url=database_url(backend, tmp_path_factory.mktemp("register"), request)
     )
     app = create_app(settings)
     token = app.extensions["ledger.tokens"].create("funder")
@@ -329,99 +333,100 @@ def test_rebuilding_from_scratch_gives_byte_identical_tables(service: LedgerServ
     assert processed_events(service) == agreement_events(service)
 
 
+# A projection runner as deployed (`ledger projections run` with LEDGER_CREATE_TABLES=n): the
+# schema exists already, since processes that start together must not race to create it.
 RUNNER = """
 import sys
 from ledger.service import LedgerService
 from ledger.settings import Settings
 from projections.register import AgreementRegister
 
-service = LedgerService(Settings(database_url=sys.argv[1]))
-register = AgreementRegister(service)
+service = LedgerService(Settings(database_url=sys.argv[1], create_tables=False))
+register = AgreementRegister(service, create=False)
 print(register.rebuild() if sys.argv[2] == "rebuild" else register.catch_up())
 """
 LOGGED_AGREEMENTS = 1000  # 3,000 agreement events: six batches
+SQLITE = "sqlite:///"
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def copy_database(source: Path, target: Path) -> None:
-    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as copy:
-        original.backup(copy)
+def copy_database(source: str, directory: Path, cluster: pg.Cluster | None) -> str:
+    """A database of its own with the contents of `source`; its URL."""
+    if cluster is None:
+        target = directory / "ledger.sqlite"
+        with (
+            closing(sqlite3.connect(source.removeprefix(SQLITE))) as original,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            original.backup(copy)
+        return f"{SQLITE}{target}"
+    base, template = source.rsplit("/", 1)
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    statement = SQL("CREATE DATABASE {} TEMPLATE {}")
+    with psycopg.connect(cluster.admin_url, autocommit=True) as admin:
+        admin.execute(statement.format(Identifier(name), Identifier(template)))
+    return f"{base}/{name}"
 
 
 @dataclass(frozen=True)
 class Logged:
-    """A SQLite ledger with many agreement events and the register's (empty) tables, and the
-    checksum of a register built from it in one go."""
+    """A ledger with many agreement events and the register's (empty) tables, to be copied, and
+    the checksum of a register built from it in one go."""
 
-    template: Path
+    template: str  # its database URL; nothing stays connected to it
+    cluster: pg.Cluster | None  # the PostgreSQL cluster that holds it, if any
     checksum: str
     last_notification_id: int
 
-    def copy(self, target: Path) -> Path:
-        copy_database(self.template, target)
-        return target
+    def copy(self, directory: Path) -> str:
+        return copy_database(self.template, directory, self.cluster)
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory) -> Logged:
-    directory = tmp_path_factory.mktemp("logged")
-    template = directory / "template.sqlite"
-    service = LedgerService(Settings(database_url=sqlite_url(template)))
-    try:
+def logged(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Logged:
+    template = database_url(backend, tmp_path_factory.mktemp("logged"), request)
+    cluster = request.getfixturevalue("postgres_cluster") if backend == "postgres" else None
+    with opened(template) as service:
         import_agreements(service, LOGGED_AGREEMENTS)
         AgreementRegister(service).create_tables()
         last = service.store.query_one("SELECT MAX(notification_id) AS n FROM ledger_event_index")
         assert last is not None
-    finally:
-        service.close()
-    copy_database(template, directory / "fresh.sqlite")
-    fresh = LedgerService(Settings(database_url=sqlite_url(directory / "fresh.sqlite")))
-    try:
+    with opened(copy_database(template, tmp_path_factory.mktemp("fresh"), cluster)) as fresh:
         register = AgreementRegister(fresh)
         assert register.rebuild() == 3 * LOGGED_AGREEMENTS
         checksum = register.checksum()
-    finally:
-        fresh.close()
-    return Logged(template, checksum, int(last["n"]))
+    return Logged(template, cluster, checksum, int(last["n"]))
 
 
 @contextmanager
-def opened(path: Path) -> Iterator[LedgerService]:
-    service = LedgerService(Settings(database_url=sqlite_url(path)))
+def opened(url: str, create_tables: bool = True) -> Iterator[LedgerService]:
+    service = LedgerService(Settings(database_url=url, create_tables=create_tables))
     try:
         yield service
     finally:
         service.close()
 
 
-def runner(path: Path, command: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", RUNNER, sqlite_url(path), command],
+def runner(url: str, command: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", RUNNER, url, command],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def position(connection: sqlite3.Connection) -> int:
-    row = connection.execute(
-        "SELECT notification_id FROM projection_positions WHERE name=?", (NAME,)
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def kill_once_it_progressed(path: Path) -> int:
+def kill_once_it_progressed(url: str) -> int:
     """Run a rebuild in another process, SIGKILL it once its position moved; the position."""
-    rebuilding = runner(path, "rebuild")
-    with closing(sqlite3.connect(path, timeout=30)) as watcher:
+    rebuilding = runner(url, "rebuild")
+    with opened(url, create_tables=False) as watching:
+        watcher = AgreementRegister(watching, create=False)
         try:
             deadline = time.monotonic() + 60
-            while position(watcher) == 0 and rebuilding.poll() is None:
+            while watcher.position() == 0 and rebuilding.poll() is None:
                 assert time.monotonic() < deadline, "the rebuild made no progress in 60 s"
                 time.sleep(0.001)
             os.kill(rebuilding.pid, signal.SIGKILL)
             code = rebuilding.wait(timeout=30)
             assert code == -signal.SIGKILL, f"the rebuild ended with {code} before the kill"
-            return position(watcher)
+            return watcher.position()
         finally:
             if rebuilding.poll() is None:
                 os.kill(rebuilding.pid, signal.SIGKILL)
@@ -431,10 +436,10 @@ def kill_once_it_progressed(path: Path) -> int:
 def test_a_rebuild_killed_halfway_resumes_without_processing_an_event_twice_or_skipping_one(
     logged: Logged, tmp_path: Path
 ) -> None:
-    path = logged.copy(tmp_path / "ledger.sqlite")
-    reached = kill_once_it_progressed(path)
+    url = logged.copy(tmp_path)
+    reached = kill_once_it_progressed(url)
     assert 0 < reached < logged.last_notification_id, "killed before the first batch or after"
-    with opened(path) as service:
+    with opened(url) as service:
         register = AgreementRegister(service)
         register.catch_up()
         assert register.checksum() == logged.checksum
@@ -445,11 +450,11 @@ def test_a_rebuild_killed_halfway_resumes_without_processing_an_event_twice_or_s
 def test_two_runners_catching_up_at_once_process_every_event_exactly_once(
     logged: Logged, tmp_path: Path
 ) -> None:
-    path = logged.copy(tmp_path / "ledger.sqlite")
-    runners = [runner(path, "catch_up") for _ in range(2)]
+    url = logged.copy(tmp_path)
+    runners = [runner(url, "catch_up") for _ in range(2)]
     counts = [int(r.communicate(timeout=120)[0]) for r in runners]
     assert [r.returncode for r in runners] == [0, 0]
     assert sum(counts) == 3 * LOGGED_AGREEMENTS
-    with opened(path) as service:
+    with opened(url) as service:
         assert AgreementRegister(service).checksum() == logged.checksum
         assert processed_events(service) == agreement_events(service)

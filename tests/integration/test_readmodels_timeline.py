@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +19,13 @@ from ledger.api import create_app
 from ledger.demo import ELS, JONAS, SOFIE, seed_demo
 from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.settings import Settings
+from tests.conftest import database_url
 from tests.integration.helpers import (
     UNKNOWN_UUID,
     LedgerApi,
     assert_problem,
     error_fields,
     partner,
-    sqlite_settings,
 )
 
 SECTIONS = ("partners", "members", "roles", "mandates", "agreements", "decisions", "reflections")
@@ -37,13 +36,6 @@ UNKNOWN_COLLABORATION_AS_ITEM = (
     "(rule item-not-found); call service.stream_version(collaboration_id) first"
 )
 DERIVED = {"agreements": "status", "mandates": "status"}  # statuses derived for the day asked
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """SQLite only: these read models are plain folds over the stream, and the HTTP shapes do
-    not depend on the backend; the register and the feed are tested on both."""
-    return sqlite_settings(tmp_path)
 
 
 @dataclass(frozen=True)
@@ -80,9 +72,12 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """The demo seeded once for the module: every test here only reads it."""
-    app = create_app(sqlite_settings(tmp_path_factory.mktemp("demo")))
+def demo(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Demo]:
+    """The demo seeded once per backend for the module: every test here only reads it."""
+    directory = tmp_path_factory.mktemp("demo")
+    app = create_app(Settings(database_url=database_url(backend, directory, request)))
     try:
         seeded_at = datetime.now(UTC)
         cid = seed_demo(app.extensions["ledger.service"], now=seeded_at)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
-from ledger.settings import Settings
 from tests.integration.helpers import (
     LedgerApi,
     agreement,
@@ -21,8 +20,18 @@ from tests.integration.helpers import (
     member,
     partner,
     role,
-    sqlite_settings,
 )
+
+
+@pytest.fixture(scope="module")
+def app(module_app: Flask) -> Flask:
+    """One app per backend for the module: each test founds a collaboration of its own."""
+    return module_app
+
+
+@pytest.fixture(scope="module")
+def token(module_token: str) -> str:
+    return module_token
 
 
 @dataclass(frozen=True)
@@ -160,13 +169,6 @@ CASES = {
 
 
 class TestRuleTable:
-    """On SQLite only: the domain checks a rule before anything reaches the database, so the
-    backend cannot change the answer; the tests after this class run on both backends."""
-
-    @pytest.fixture
-    def settings(self, tmp_path: Path) -> Settings:
-        return sqlite_settings(tmp_path)
-
     @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
     def test_a_broken_rule_is_a_409_naming_it_and_stores_nothing(
         self, api: LedgerApi, founded: str, case: Case

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from tests.integration.helpers import (
     LedgerApi,
     assert_problem,
     error_fields,
-    sqlite_settings,
 )
 
 SECRET = "s3cret-for-the-receiver-only"
@@ -108,12 +106,6 @@ def test_an_unknown_subscription_is_404(api: LedgerApi) -> None:
 
 
 class TestInputAndRoles:
-    """Validation and roles do not depend on the database: on SQLite only."""
-
-    @pytest.fixture
-    def settings(self, tmp_path: Path) -> Settings:
-        return replace(sqlite_settings(tmp_path), webhook_allow_private=True)
-
     @pytest.mark.parametrize(
         ("body", "field"),
         [
@@ -145,8 +137,8 @@ class TestInputAndRoles:
 
 class TestWithoutTheSetting:
     @pytest.fixture
-    def settings(self, tmp_path: Path) -> Settings:
-        return sqlite_settings(tmp_path)
+    def settings(self, backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+        return Settings(database_url=database_url(backend, tmp_path, request))
 
     @pytest.mark.parametrize(
         "url",
