@@ -563,9 +563,10 @@ class LedgerService:
             return version
         if known_at is None:
             return stream_version
+        # recorded_at grows with the version: the last event recorded by then, by index seek.
         row = self.store.query_one(
-            "SELECT MAX(version) AS v FROM ledger_event_index"
-            " WHERE collaboration_id=? AND recorded_at<=?",
+            "SELECT version AS v FROM ledger_event_index WHERE collaboration_id=?"
+            " AND recorded_at<=? ORDER BY recorded_at DESC, version DESC LIMIT 1",
             (str(_uuid(collaboration_id)), format_instant(known_at)),
         )
         known = row["v"] if row else None

@@ -1,6 +1,6 @@
 """Isolation on both backends: a token sees nothing of a collaboration outside its scope, and
 tokens that are revoked or expired are refused, on SQLite and on PostgreSQL alike. (The full
-matrix of routes × roles runs on SQLite only: tests/integration/test_access_matrix.py.)"""
+matrix of routes × roles is tests/integration/test_access_matrix.py.)"""
 
 from __future__ import annotations
 
