@@ -23,7 +23,15 @@ class LedgerApplication(Application[UUID]):
 
     def __init__(self, settings: Settings) -> None:
         self.snapshotting_intervals = {Collaboration: settings.snapshot_interval}  # type: ignore[misc]
-        super().__init__(env={**settings.persistence_env(), "IS_SNAPSHOTTING_ENABLED": "y"})
+        super().__init__(
+            env={
+                **settings.persistence_env(),
+                "IS_SNAPSHOTTING_ENABLED": "y",
+                # Commands start from a cached aggregate, fast-forwarded with the events stored
+                # since (by any process) and deep-copied, so a failed save leaves it untouched.
+                "AGGREGATE_CACHE_MAXSIZE": "256",
+            }
+        )
 
     @property
     def store(self) -> LedgerStore:
