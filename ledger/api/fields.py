@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -13,6 +13,19 @@ from ledger.domain.timefmt import format_instant, parse_instant
 from ledger.settings import Settings
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+
+
+class Pattern(validate.Regexp):
+    """The whole value matches the pattern: `re.match` with `$` would also take a value that
+    ends in a newline, which the same pattern in the OpenAPI document refuses."""
+
+    def __call__(self, value: Any) -> Any:
+        regex = cast("re.Pattern[str]", self.regex)  # compiled from a str here
+        if not isinstance(value, str) or regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 # ISO 4217 active codes.
 CURRENCIES = frozenset(
     [
@@ -183,7 +196,7 @@ class Id(fields.String):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
-            validate=validate.Regexp(
+            validate=Pattern(
                 ID_PATTERN,
                 error="Use 1–100 letters, digits, '-', '_', '.' or ':' for an id.",
             ),

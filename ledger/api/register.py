@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from ledger.api.access import present_event
 from ledger.api.collaborations import limit_of, service
-from ledger.api.fields import Choice, Id, Instant, IsoDate, PageLimit
+from ledger.api.fields import Choice, Id, Instant, IsoDate, PageLimit, Pattern
 from ledger.api.problems import ApiProblem
 from ledger.api.requests import Blueprint, principal
 from ledger.cloudevents import to_cloudevent
@@ -47,7 +47,7 @@ class RegisterQuerySchema(Schema):
     review_due_before = IsoDate()
     collaboration = fields.List(fields.UUID())
     limit = PageLimit()
-    cursor = fields.String(validate=validate.Regexp(r"^[0-9a-f-]{36}/[A-Za-z0-9_.:-]{1,100}$",
+    cursor = fields.String(validate=Pattern(r"^[0-9a-f-]{36}/[A-Za-z0-9_.:-]{1,100}$",
                                                     error="Use the next_cursor of a previous page."))  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from ledger.api.fields import (
     IsoDate,
     MoneySchema,
     PageLimit,
+    Pattern,
     ServerOwned,
     StrictBoolean,
     Text,
@@ -61,7 +62,7 @@ class CollaborationFoundedData(Schema):
     mission = Text(required=True)
     languages = _unique_list(
         fields.String(
-            validate=validate.Regexp(
+            validate=Pattern(
                 r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="Use a language tag like nl or en."
             )
         )
@@ -552,7 +553,7 @@ class EventPageQuerySchema(PageQuerySchema):
 
 class CollaborationPageQuerySchema(PageQuerySchema):
     cursor = fields.String(
-        validate=validate.Regexp(r"^\d{1,18}$", error="Use the next_cursor of a previous page.")
+        validate=Pattern(r"^\d{1,18}$", error="Use the next_cursor of a previous page.")
     )
 
 

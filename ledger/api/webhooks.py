@@ -8,6 +8,7 @@ from flask import Response, current_app, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from ledger.api.fields import Pattern
 from ledger.api.problems import problem
 from ledger.api.requests import Blueprint, principal
 from ledger.domain.vocabulary import EVENT_TYPES
@@ -27,7 +28,7 @@ WEBHOOK_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#]+([/?#][^\x00-\x20\x
 class SubscriptionRequestSchema(Schema):
     # Checked here for its form only, as the document states it: whether its host resolves to
     # public addresses is checked when subscribing (ledger.webhooks.targets), with its own 422.
-    url = fields.String(required=True, validate=[validate.Length(max=2000), validate.Regexp(
+    url = fields.String(required=True, validate=[validate.Length(max=2000), Pattern(
                             WEBHOOK_URL, error="Use an http(s) URL with a host, like "
                             "https://example.org/hooks.")],
                         metadata={"description": "Where to POST; a public http(s) address.",

@@ -230,6 +230,9 @@ CASES: dict[str, Bad] = {
     ),
     "events: id with a slash": bad_event("data.partner_id", "PartnerJoined", partner_with("a/b")),
     "events: empty id": bad_event("data.partner_id", "PartnerJoined", partner_with("")),
+    "events: id ending in a newline": bad_event(
+        "data.partner_id", "PartnerJoined", partner_with("p1\n")
+    ),
     "events: id of 101 characters": bad_event(
         "data.partner_id", "PartnerJoined", partner_with("p" * 101)
     ),
