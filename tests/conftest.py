@@ -1,5 +1,5 @@
 """Fixtures chain settings → service → app → client, each on a fresh database (or one per module
-and backend, for a module that opts in with `module_app`).
+and backend, for a module that imports tests/integration/one_app_per_module.py).
 
 Integration and end-to-end tests run on both backends: a SQLite file and a database of a
 throwaway PostgreSQL cluster that the session starts (see tests/pg.py).
@@ -91,22 +91,6 @@ def app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture
 def token(app: Flask) -> str:
     return create_token(app)
-
-
-@pytest.fixture(scope="module")
-def module_app(
-    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Flask]:
-    """One app per backend for a module whose tests each found collaborations of their own
-    (a fresh PostgreSQL database per test costs about half a second): such a module overrides
-    `app` and `token` with module-scoped fixtures that return `module_app` and `module_token`."""
-    directory = tmp_path_factory.mktemp("module")
-    yield from open_app(Settings(database_url=database_url(backend, directory, request)))
-
-
-@pytest.fixture(scope="module")
-def module_token(module_app: Flask) -> str:
-    return create_token(module_app)
 
 
 @pytest.fixture

@@ -19,22 +19,12 @@ from ledger.tokens import TokenStore
 from tests.conftest import database_url, open_app
 from tests.integration.access_fixtures import unique
 from tests.integration.helpers import LedgerApi, assert_problem, role
+from tests.integration.one_app_per_module import app_per_module, token_per_module  # noqa: F401
 
 JSON = "application/json"
 MAX_DEPTH = 32
 MAX_ITEMS = 200
 MAX_LIMIT = 1000
-
-
-@pytest.fixture(scope="module")
-def app(module_app: Flask) -> Flask:
-    """One app per backend for the module: each test has a collaboration of its own."""
-    return module_app
-
-
-@pytest.fixture(scope="module")
-def token(module_token: str) -> str:
-    return module_token
 
 
 @pytest.fixture

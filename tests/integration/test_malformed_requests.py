@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from tests.integration.helpers import (
     BARE_VERSION,
@@ -16,24 +15,13 @@ from tests.integration.helpers import (
     assert_problem,
     error_fields,
 )
+from tests.integration.one_app_per_module import app_per_module, token_per_module  # noqa: F401
 
 FOUND = "/collaborations"
 EVENTS = "/collaborations/{cid}/events"
 STATE = "/collaborations/{cid}"
 JSON = "application/json"
 TWO_MIB = 2 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def app(module_app: Flask) -> Flask:
-    """One app per backend for the module: each test has a collaboration of its own and checks
-    that the list of collaborations did not change."""
-    return module_app
-
-
-@pytest.fixture(scope="module")
-def token(module_token: str) -> str:
-    return module_token
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from tests.integration.helpers import (
     LedgerApi,
     assert_problem,
 )
+from tests.integration.one_app_per_module import app_per_module, token_per_module  # noqa: F401
 
 UNDOCUMENTED_ENDPOINTS = {
     "static",
@@ -25,18 +26,6 @@ UNDOCUMENTED_ENDPOINTS = {
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 PUBLIC_PATHS = ["/health", "/ready", "/openapi.json", "/docs", "/docs/static/swagger-ui.css"]
-
-
-@pytest.fixture(scope="module")
-def app(module_app: Flask) -> Flask:
-    """One app per backend for the module: the tests read, or write to collaborations of their
-    own."""
-    return module_app
-
-
-@pytest.fixture(scope="module")
-def token(module_token: str) -> str:
-    return module_token
 
 
 # The data fields that name things, which every event of the type must carry.

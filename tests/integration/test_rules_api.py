@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from tests.integration.helpers import (
     LedgerApi,
@@ -21,17 +20,7 @@ from tests.integration.helpers import (
     partner,
     role,
 )
-
-
-@pytest.fixture(scope="module")
-def app(module_app: Flask) -> Flask:
-    """One app per backend for the module: each test founds a collaboration of its own."""
-    return module_app
-
-
-@pytest.fixture(scope="module")
-def token(module_token: str) -> str:
-    return module_token
+from tests.integration.one_app_per_module import app_per_module, token_per_module  # noqa: F401
 
 
 @dataclass(frozen=True)
